@@ -1,0 +1,1 @@
+"""Cycle, memory-traffic and energy model of a systolic-array accelerator (SCALE-Sim compatible)."""

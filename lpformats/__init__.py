@@ -1,0 +1,7 @@
+"""Bit-exact emulation of low-precision number formats: fixed point, small floats, block
+floating point and OCP MX, with every rounding mode, as fast Numba kernels."""
+
+from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
+from lpformats.spelling import PRESETS, parse
+
+__all__ = ["PRESETS", "BlockFloat", "FixedPoint", "FloatFormat", "Format", "MXFormat", "parse"]

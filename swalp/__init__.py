@@ -1,0 +1,1 @@
+"""SWALP and low-precision SGD in PyTorch on lpformats, with accelerator cost reports."""
