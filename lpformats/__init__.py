@@ -5,3 +5,7 @@ from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFor
 from lpformats.spelling import PRESETS, parse
 
 __all__ = ["PRESETS", "BlockFloat", "FixedPoint", "FloatFormat", "Format", "MXFormat", "parse"]
+
+from lpformats.quantize import quantize
+
+__all__ += ["quantize"]

@@ -190,10 +190,10 @@ class FloatFormat:
                 f"exp={self.exp} with style {self.style!r} leaves no normal numbers "
                 "(exponent field 0 is subnormal and the top field is reserved)"
             )
-        if self.emin - self.man < -1074 or self.emax > 1023:
+        if self.emin < -1022 or self.emax > 1023:
             raise ValueError(
                 f"bias={self.bias} puts the values of {self.exp}-bit exponents outside float64's "
-                f"range (need 1-bias-man >= -1074 and max exponent <= 1023)"
+                f"normal range (need 1-bias >= -1022 and largest exponent <= 1023)"
             )
 
     # ----------------------------------------------------------------- exponent range
@@ -312,7 +312,7 @@ class BlockFloat:
 
     def __post_init__(self) -> None:
         _check_int("wl", self.wl, 2, 32, "BlockFloat mantissa bits, sign included")
-        _check_int("exp_bits", self.exp_bits, 1, 11, "BlockFloat shared-exponent bits")
+        _check_int("exp_bits", self.exp_bits, 1, 10, "BlockFloat shared-exponent bits")
         if self.block_axis is not None and self.block_size is not None:
             raise ValueError("give block_axis or block_size, not both (None for both: whole tensor)")
         if self.block_axis is not None:
@@ -405,6 +405,10 @@ class MXFormat:
         elif not isinstance(self.element, FloatFormat):
             raise TypeError(
                 f"element must be a FloatFormat or FixedPoint, got {type(self.element).__name__}"
+            )
+        elif self.element.exp > 8:
+            raise ValueError(
+                f"MX float elements have at most 8 exponent bits, got {self.element.exp}"
             )
         _check_int("block_size", self.block_size, 1, 1 << 30, "elements per MX block")
         _check_int("axis", self.axis, -64, 63, "tensor axis along which blocks are formed")

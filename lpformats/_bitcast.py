@@ -1,0 +1,46 @@
+"""Scalar bit casts between float64 and int64 for Numba kernels, and exact powers of two.
+
+Numba has no scalar reinterpret cast; these intrinsics emit a single LLVM ``bitcast``, so the
+kernels that use them stay branch-free and vectorize.
+"""
+
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def float64_bits(typingctx, value):
+    """The IEEE-754 bit pattern of a float64, as int64."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def bits_float64(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def pow2(exponent):
+    """Exact ``2.0**exponent`` for integer ``exponent`` in [-1022, 1023]."""
+    return bits_float64((exponent + 1023) << 52)
+
+
+@njit(inline="always", cache=True)
+def exponent_of(value):
+    """``floor(log2(|value|))`` for normal float64 values, exact (read from the bits).
+
+    Zero and float64 subnormals give -1023; inf and NaN give 1024.
+    """
+    return ((float64_bits(value) >> 52) & 0x7FF) - 1023

@@ -1,0 +1,62 @@
+"""Scalar quantizers of one float64 value onto a fixed-point or floating-point grid.
+
+Both take the grid's position as run-time arguments, so block formats reuse them with a
+per-block shift of the grid (a block with shared exponent ``X`` is the element grid scaled
+by ``2**X``). All arithmetic is exact: only multiplications by powers of two and integer-valued
+float64s below ``2**53`` occur.
+"""
+
+import numpy as np
+from numba import njit
+
+from lpformats._bitcast import exponent_of, pow2
+from lpformats.rounding import DOWN, UP, ZERO, round_to_integer
+
+#: Overflow behaviour codes of :func:`float_value`.
+OVERFLOW_SATURATE, OVERFLOW_INF, OVERFLOW_NAN = 0, 1, 2
+_DBL_MAX = np.finfo(np.float64).max
+
+
+@njit(inline="always", cache=True)
+def fixed_value(x, fl, kmin, kmax, wrap, mode, rand, rand_scale):
+    """``x`` rounded to ``k * 2**-fl`` with ``k`` in ``[kmin, kmax]``.
+
+    Out-of-range ``k`` saturates, or with ``wrap`` is reduced modulo ``kmax - kmin + 1`` into
+    the range (two's complement). Infinities saturate even with ``wrap``. ``fl`` in
+    [-1022, 1022]; ``x`` must not be NaN.
+    """
+    k = round_to_integer(x * pow2(fl), mode, rand, rand_scale)
+    if wrap and abs(k) <= _DBL_MAX and (k < kmin or k > kmax):
+        span = kmax - kmin + 1.0
+        k = k - np.floor((k - kmin) / span) * span
+    k = min(max(k, kmin), kmax)
+    return (k + 0.0) * pow2(-fl)
+
+
+@njit(inline="always", cache=True)
+def float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, rand, rand_scale):
+    """``x`` rounded to a float format with ``man`` mantissa bits and smallest normal
+    exponent ``emin``, largest finite magnitude ``maxval``.
+
+    Overflow (``|result| > maxval``, or an infinite ``x``): ``OVERFLOW_SATURATE`` clamps to
+    +-maxval; ``OVERFLOW_INF``/``OVERFLOW_NAN`` give +-inf/NaN, except that finite inputs
+    rounded toward zero, or toward the nearer end (``down`` for positive, ``up`` for negative
+    ``x``), stop at +-maxval as IEEE 754 directed rounding does. ``flush``: nonzero results
+    below ``2**emin`` become zero. Zero results carry the sign of ``x`` unless
+    ``no_negative_zero``. NaN propagates.
+    """
+    shift = man - max(exponent_of(x), emin)
+    half = shift >> 1
+    y = x * pow2(half) * pow2(shift - half)
+    k = round_to_integer(y, mode, rand, rand_scale)
+    q = k * pow2(-half) * pow2(half - shift)
+    magnitude = abs(q)
+    toward_max = abs(x) <= _DBL_MAX and (
+        mode == ZERO or (mode == DOWN and x > 0) or (mode == UP and x < 0)
+    )
+    beyond = np.nan if overflow == OVERFLOW_NAN else np.copysign(np.inf, x)
+    clamped = np.copysign(maxval, x) if overflow == OVERFLOW_SATURATE or toward_max else beyond
+    q = clamped if magnitude > maxval else q
+    q = 0.0 if flush and magnitude < pow2(emin) else q
+    signed_zero = 0.0 if no_negative_zero else np.copysign(0.0, x)
+    return signed_zero if q == 0.0 else q

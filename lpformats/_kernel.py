@@ -1,0 +1,193 @@
+"""The one Numba kernel behind every quantizer.
+
+The data is a C-contiguous 2-D array ``(rows, length)`` cut into blocks of ``block``
+consecutive elements of a row (the last block of a row may be shorter). Each block has a
+shared exponent ``X``: derived from the block's largest magnitude (block formats) or given
+(``exps``; all zero for scalar formats, which use large blocks only to split the work).
+The block's grid is the element grid scaled by ``2**X``.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from lpformats._bitcast import exponent_of
+from lpformats._elements import fixed_value, float_value
+from lpformats.rng import element_bits
+from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
+
+
+@njit(parallel=True, cache=True)
+def block_max_abs(x2, block, amax, flags):
+    """Per block: largest magnitude ignoring NaN (``amax``) and ``flags`` bit 0 = holds NaN,
+    bit 1 = holds an infinity. Returns the number of NaNs."""
+    rows, length = x2.shape
+    nblk = (length + block - 1) // block
+    nans = 0
+    for p in prange(rows * nblk):
+        r = p // nblk
+        start = (p % nblk) * block
+        stop = min(start + block, length)
+        m = 0.0
+        f = 0
+        for c in range(start, stop):
+            v = abs(np.float64(x2[r, c]))
+            if v != v:
+                f |= 1
+            else:
+                if v == np.inf:
+                    f |= 2
+                m = max(m, v)
+        amax[p] = m
+        flags[p] = f
+        nans += f & 1
+    return nans
+
+
+@njit(inline="always", cache=True)
+def _element_loop(
+    x2, out2, r, start, stop, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+    kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
+):
+    """Quantize ``x2[r, start:stop]`` on a grid already shifted to the block; NaN count.
+
+    Inlined with constant ``is_float`` and ``mode`` so that LLVM folds the branches and
+    vectorizes the loop."""
+    length = x2.shape[1]
+    rand_scale = 2.0**nbits
+    shift = np.uint64(64 - nbits)
+    count = 0
+    for c in range(start, stop):
+        v = np.float64(x2[r, c])
+        rand = 0.0
+        if mode == STOCHASTIC:
+            rand = np.float64(element_bits(key, np.uint64(r * length + c)) >> shift)
+        if is_float:
+            q = float_value(v, man, emin, maxval, flush, no_negative_zero, overflow,
+                            mode, rand, rand_scale)
+        else:
+            q = fixed_value(v, fl, kmin, kmax, wrap, mode, rand, rand_scale)
+        is_nan = v != v
+        count += is_nan
+        out2[r, c] = nan_value if is_nan else q
+    return count
+
+
+@njit(cache=True)
+def _quantize_block(
+    x2, out2, r, start, stop, exps, p, derive, lo, hi, offset, poison_nan, poison_inf,
+    is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+    kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
+):
+    """One block of :func:`quantize_blocks` (row ``r``, columns ``start:stop``, index ``p``);
+    returns its NaN count."""
+    poisoned = False
+    if derive:
+        m = 0.0
+        for c in range(start, stop):
+            v = abs(np.float64(x2[r, c]))
+            if v != v:
+                poisoned = poisoned or poison_nan
+            else:
+                poisoned = poisoned or (poison_inf and v == np.inf)
+                m = max(m, v)
+        exps[p] = min(max(exponent_of(m) - offset, lo), hi)
+    if poisoned:
+        for c in range(start, stop):
+            out2[r, c] = np.nan
+        return 0
+    X = exps[p]
+    emin = emin + X
+    maxval = maxval * 2.0**X
+    fl = fl - X
+    # One loop copy per (element kind, rounding mode): constant arguments fold the branches.
+    if is_float:
+        if mode == NEAREST:
+            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                                 NEAREST, key, nbits, nan_value)
+        if mode == NEAREST_AWAY:
+            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                                 NEAREST_AWAY, key, nbits, nan_value)
+        if mode == ZERO:
+            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                                 ZERO, key, nbits, nan_value)
+        if mode == DOWN:
+            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                                 DOWN, key, nbits, nan_value)
+        if mode == UP:
+            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                                 UP, key, nbits, nan_value)
+        return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             STOCHASTIC, key, nbits, nan_value)
+    if mode == NEAREST:
+        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             NEAREST, key, nbits, nan_value)
+    if mode == NEAREST_AWAY:
+        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             NEAREST_AWAY, key, nbits, nan_value)
+    if mode == ZERO:
+        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             ZERO, key, nbits, nan_value)
+    if mode == DOWN:
+        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             DOWN, key, nbits, nan_value)
+    if mode == UP:
+        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                             UP, key, nbits, nan_value)
+    return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
+                         no_negative_zero, overflow, kmin, kmax, fl, wrap,
+                         STOCHASTIC, key, nbits, nan_value)
+
+
+@njit(parallel=True, cache=True)
+def quantize_blocks(
+    x2, out2, block, exps, derive, lo, hi, offset, poison_nan, poison_inf,
+    is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+    kmin, kmax, fl, wrap,
+    mode, key, nbits, nan_value,
+):
+    """Quantize ``x2`` into ``out2`` (same shape, any float dtypes); returns the NaN count.
+
+    Shared exponent per block ``p``: when ``derive``, ``X = clamp(floor(log2(max|x|)) -
+    offset, lo, hi)`` is computed and stored in ``exps[p]``; else ``exps[p]`` is read.
+    A derived block holding NaN (``poison_nan``) or an infinity (``poison_inf``) becomes all
+    NaN (MX); otherwise each NaN element becomes ``nan_value``.
+
+    Element grid: float (``is_float``: ``man``, ``emin``, ``maxval``, ``flush``,
+    ``no_negative_zero``, ``overflow`` as in :func:`float_value`) or fixed (``kmin``,
+    ``kmax``, ``fl``, ``wrap`` as in :func:`fixed_value`).
+
+    Rounding ``mode``; stochastic rounding draws ``nbits`` bits from stream ``key`` for the
+    element at flat position ``r * length + c``.
+    """
+    rows, length = x2.shape
+    nblk = (length + block - 1) // block
+    nans = 0
+    for p in prange(rows * nblk):
+        r = p // nblk
+        start = (p % nblk) * block
+        nans += _quantize_block(
+            x2, out2, r, start, min(start + block, length), exps, p, derive, lo, hi, offset,
+            poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
+            overflow, kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
+        )
+    return nans
+
+
+@njit(parallel=True, cache=True)
+def count_nans(flat):
+    """Number of NaNs in a 1-D array."""
+    n = 0
+    for i in prange(flat.size):
+        n += flat[i] != flat[i]
+    return n

@@ -1,0 +1,273 @@
+"""``quantize``: round a tensor onto a format's value grid, bit-exactly, in one Numba pass.
+
+Every format is run by :func:`lpformats._kernel.quantize_blocks`: scalar formats as large
+blocks with a zero shared exponent, block formats (BFP, MX) with a shared exponent per block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lpformats import _kernel
+from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
+from lpformats.arrays import Operand, as_operand, check_out, deliver
+from lpformats.formats import (
+    MX_SCALE_RANGE,
+    BlockFloat,
+    FixedPoint,
+    FloatFormat,
+    Format,
+    MXFormat,
+)
+from lpformats.rng import check_seed, fresh_seed, stream_key
+from lpformats.rounding import STOCHASTIC, check_stochastic_bits, rounding_code
+from lpformats.spelling import parse
+
+#: ``nan=`` choices. ``None`` picks the format's default: ``propagate`` for formats with a NaN
+#: (floats other than style ``finite``, MX), ``raise`` for the others.
+NAN_POLICIES = ("raise", "zero", "propagate")
+
+#: Elements per work item for scalar formats and for the first pass over whole-tensor blocks.
+_CHUNK = 1 << 16
+
+
+def nan_policy(nan: str | None, fmt: Format) -> str:
+    """Resolve ``nan=`` against the format (see :data:`NAN_POLICIES`)."""
+    has_nan = isinstance(fmt, MXFormat) or (isinstance(fmt, FloatFormat) and fmt.has_nan)
+    if nan is None:
+        return "propagate" if has_nan else "raise"
+    if nan not in NAN_POLICIES:
+        raise ValueError(f"nan must be one of {', '.join(map(repr, NAN_POLICIES))} or None; got {nan!r}")
+    if nan == "propagate" and not has_nan:
+        raise ValueError(f"nan='propagate' needs a format with a NaN; {fmt} has none")
+    return nan
+
+
+def _element_args(element: FixedPoint | FloatFormat, *, saturate: bool) -> tuple:
+    """Kernel arguments describing the element grid at shared exponent 0, in the order of
+    :func:`~lpformats._kernel.quantize_blocks`: ``is_float, man, emin, maxval, flush,
+    no_negative_zero, overflow, kmin, kmax, fl, wrap``."""
+    if isinstance(element, FloatFormat):
+        if saturate or element.saturates:
+            overflow = OVERFLOW_SATURATE
+        else:
+            overflow = OVERFLOW_INF if element.has_inf else OVERFLOW_NAN
+        return (True, element.man, element.emin, element.max_value, not element.subnormals,
+                not element.has_negative_zero, overflow, 0.0, 0.0, 0, False)
+    return (False, 0, 0, 0.0, False, False, OVERFLOW_SATURATE, float(element.kmin),
+            float(element.kmax), element.fl, element.overflow == "wrap")
+
+
+def _axis(axis: int, ndim: int, fmt: Format) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} of {fmt} does not exist in a tensor with {ndim} dimension(s)")
+    return axis % ndim
+
+
+@dataclass
+class BlockPlan:
+    """How a tensor is laid out for the kernel: ``work`` is a C-contiguous 2-D array (a view
+    of the input, or with the MX block axis moved last); ``block`` elements per block."""
+
+    work: np.ndarray
+    block: int
+    moved_axis: int | None
+    derive: bool
+    lo: int = 0
+    hi: int = 0
+    offset: int = 0
+
+    @property
+    def blocks(self) -> int:
+        rows, length = self.work.shape
+        return rows * -(-length // self.block)
+
+
+def plan_blocks(arr: np.ndarray, fmt: Format) -> BlockPlan:
+    """Lay out ``arr`` (C-contiguous) for ``fmt``; see :class:`BlockPlan`."""
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        return BlockPlan(arr.reshape(1, -1), _CHUNK, None, derive=False)
+    if isinstance(fmt, MXFormat):
+        axis = _axis(fmt.axis, max(arr.ndim, 1), fmt)
+        moved = None
+        if arr.ndim > 1 and axis != arr.ndim - 1:
+            moved = axis
+            arr = np.ascontiguousarray(np.moveaxis(arr, axis, -1))
+        length = arr.shape[-1] if arr.ndim else 1
+        lo, hi = MX_SCALE_RANGE
+        return BlockPlan(arr.reshape(-1, length), fmt.block_size, moved, True, lo, hi,
+                         fmt.element_emax)
+    lo, hi = fmt.exponent_range
+    if fmt.block_size is not None:
+        length = arr.shape[-1] if arr.ndim else 1
+        return BlockPlan(arr.reshape(-1, length), fmt.block_size, None, True, lo, hi)
+    if fmt.block_axis is None:
+        return BlockPlan(arr.reshape(1, -1), _CHUNK, None, False, lo, hi)
+    axis = _axis(fmt.block_axis, max(arr.ndim, 1), fmt)
+    inner = math.prod(arr.shape[axis + 1:])
+    return BlockPlan(arr.reshape(-1, inner), max(inner, 1), None, False, lo, hi)
+
+
+def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, ...]) -> np.ndarray:
+    """Shared exponents for layouts whose blocks the kernel cannot see at once: zero for
+    scalar formats; for BFP over the whole tensor or per index of an axis, a first pass
+    reduces max|x| over each group of kernel blocks."""
+    exps = np.zeros(plan.blocks, dtype=np.int64)
+    if not isinstance(fmt, BlockFloat) or plan.derive or plan.blocks == 0:
+        return exps
+    amax = np.empty(plan.blocks, dtype=np.float64)
+    flags = np.empty(plan.blocks, dtype=np.uint8)
+    _kernel.block_max_abs(plan.work, plan.block, amax, flags)
+    if fmt.block_axis is None:
+        group_max = np.array([amax.max()])
+        group_of_block = np.zeros(plan.blocks, dtype=np.intp)
+    else:
+        axis_len = arr_shape[fmt.block_axis % len(arr_shape)]
+        group_max = amax.reshape(-1, axis_len).max(axis=0)
+        group_of_block = np.tile(np.arange(axis_len), plan.blocks // axis_len)
+    _, e = np.frexp(group_max)  # group_max = f * 2**e, f in [0.5, 1): floor(log2) = e - 1
+    exponent = np.where(group_max > 0, e - 1, plan.lo)
+    exponent = np.where(np.isinf(group_max), plan.hi, exponent)
+    return np.clip(exponent, plan.lo, plan.hi).astype(np.int64)[group_of_block]
+
+
+def _first_nan_message(arr: np.ndarray, count: int, fmt: Format, name: str) -> str:
+    first = np.unravel_index(int(np.argmax(np.isnan(arr).reshape(-1))), arr.shape)
+    where = tuple(int(i) for i in first)
+    return (
+        f"{name} contains {count} NaN value(s), the first at index {where}; {fmt} has no NaN "
+        "here: pass nan='zero' to map NaN to 0"
+    )
+
+
+def quantize_array(
+    arr: np.ndarray,
+    fmt: Format,
+    mode: int,
+    key: int,
+    nbits: int,
+    policy: str,
+    target: np.ndarray | None = None,
+    name: str = "x",
+) -> tuple[np.ndarray, np.ndarray, BlockPlan]:
+    """Quantize a float32/float64 numpy array; returns ``(result, block_exponents, plan)``.
+
+    ``target``: a C-contiguous array of ``arr``'s shape to write into (may be ``arr``);
+    when writing into it could lose data on a NaN error, NaNs are counted first.
+    """
+    source = np.ascontiguousarray(arr)
+    if target is not None and policy == "raise":
+        count = int(_kernel.count_nans(source.reshape(-1)))
+        if count:
+            raise ValueError(_first_nan_message(source, count, fmt, name))
+    plan = plan_blocks(source, fmt)
+    exps = _given_block_exponents(plan, fmt, source.shape)
+    direct = target is not None and plan.moved_axis is None
+    out2 = target.reshape(plan.work.shape) if direct else np.empty_like(plan.work)
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        element = _element_args(fmt, saturate=False)
+    elif isinstance(fmt, MXFormat):
+        element = _element_args(fmt.element, saturate=True)
+    else:
+        element = _element_args(FixedPoint(fmt.wl, fmt.wl - 2), saturate=True)
+    is_mx = isinstance(fmt, MXFormat)
+    nans = _kernel.quantize_blocks(
+        plan.work, out2, plan.block, exps, plan.derive, plan.lo, plan.hi, plan.offset,
+        is_mx and policy == "propagate", is_mx, *element,
+        mode, np.uint64(key), nbits, np.nan if policy == "propagate" else 0.0,
+    )
+    if nans and policy == "raise":
+        raise ValueError(_first_nan_message(source, int(nans), fmt, name))
+    if plan.moved_axis is None:
+        return out2.reshape(source.shape), exps, plan
+    moved_shape = source.shape[:plan.moved_axis] + source.shape[plan.moved_axis + 1:] + (
+        source.shape[plan.moved_axis],)
+    result = np.moveaxis(out2.reshape(moved_shape), -1, plan.moved_axis)
+    if target is not None:
+        np.copyto(target, result)
+        result = target
+    return result, exps, plan
+
+
+def prepare(
+    x: Any, fmt: Format | str, rounding: str, seed: int | None, nan: str | None,
+    stochastic_bits: int | None, counter: int,
+) -> tuple[Operand, Format, int, int, int, str]:
+    """Validate the common arguments of quantize/encode: returns
+    ``(operand, format, mode, key, nbits, nan_policy)``."""
+    fmt = parse(fmt)
+    mode = rounding_code(rounding)
+    nbits = check_stochastic_bits(stochastic_bits)
+    policy = nan_policy(nan, fmt)
+    counter = check_seed(counter, "counter")
+    operand = as_operand(x)
+    key = 0
+    if mode == STOCHASTIC:
+        key = stream_key(fresh_seed() if seed is None else check_seed(seed), counter)
+    elif seed is not None:
+        check_seed(seed)
+    return operand, fmt, mode, key, nbits, policy
+
+
+def quantize(
+    x: Any,
+    fmt: Format | str,
+    rounding: str = "nearest",
+    *,
+    seed: int | None = None,
+    out: Any = None,
+    nan: str | None = None,
+    stochastic_bits: int | None = None,
+    counter: int = 0,
+) -> Any:
+    """Round every element of ``x`` to the nearest value of ``fmt`` in the given mode.
+
+    Args:
+        x: numpy array (float16/32/64, any shape and strides) or CPU torch tensor.
+        fmt: a format object or its spelling (``"fp8_e4m3"``, ``"fixed(8,6)"``, ...).
+        rounding: ``nearest`` (ties to even), ``nearest_away``, ``zero``, ``down``, ``up``
+            or ``stochastic``.
+        seed: stochastic rounding's seed; the same ``(seed, counter)`` gives the same bits at
+            any thread count. None draws a fresh seed.
+        out: array/tensor of ``x``'s type, shape and dtype to write into (may be ``x``).
+        nan: what NaN inputs become: ``propagate`` (formats with a NaN: NaN; MX: the block
+            becomes NaN), ``zero``, or ``raise`` (``ValueError`` with the count and first
+            index; nothing is written). Default: ``propagate`` where the format has a NaN,
+            else ``raise``.
+        stochastic_bits: random bits per element for stochastic rounding, 1..53 (default
+            53); with ``r`` bits the rounding bias is below ``ulp * 2**-r``.
+        counter: selects an independent random stream for the same seed (e.g. a step count).
+
+    Returns:
+        The quantized values with ``x``'s type, shape and dtype (``out`` when given). Values
+        of formats wider than the dtype (e.g. ``man > 23`` with float32) are rounded to it.
+    """
+    operand, fmt, mode, key, nbits, policy = prepare(
+        x, fmt, rounding, seed, nan, stochastic_bits, counter
+    )
+    target = None
+    if out is not None:
+        check_out(out, operand)
+        target = _writable_view(out, operand)
+    result, _, _ = quantize_array(operand.array, fmt, mode, key, nbits, policy, target)
+    return deliver(result, operand, out)
+
+
+def _writable_view(out: Any, operand: Operand) -> np.ndarray | None:
+    """``out``'s memory as a C-contiguous float32/64 numpy array of the kernel dtype, or None
+    when the result must go through a temporary."""
+    from lpformats.arrays import is_torch_tensor
+
+    view = out.detach().numpy() if is_torch_tensor(out) else out
+    if (
+        operand.converted
+        or view.dtype != operand.array.dtype
+        or not view.flags.c_contiguous
+        or not view.flags.writeable
+    ):
+        return None
+    return view

@@ -1,0 +1,84 @@
+"""Counter-based random bits for stochastic rounding.
+
+The bits for element ``i`` of a call are a pure function of ``(seed, counter, i)``:
+``mix64(key + (i + 1) * GOLDEN)`` with ``key = mix64(mix64(seed) ^ mix64(counter + GOLDEN))``
+and ``mix64`` the SplitMix64 finalizer (Steele, Lea and Flood, OOPSLA 2014), a bijection of
+64-bit words with full avalanche. No state is carried between elements or threads, so the
+same seed gives the same bits at any thread count and any chunking of the work.
+
+Element index ``i`` is the element's position in C order of the tensor (for MX formats whose
+block axis is not the last one: of the tensor with that axis moved last).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+from numba import njit
+
+GOLDEN = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+#: Random bits per element when ``stochastic_bits`` is not given: the float64 significand.
+FULL_PRECISION_BITS = 53
+
+
+def _mix64_int(z: int) -> int:
+    z &= _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def stream_key(seed: int, counter: int = 0) -> int:
+    """64-bit key of the random stream for ``(seed, counter)``."""
+    return _mix64_int(_mix64_int(seed) ^ _mix64_int(counter + GOLDEN))
+
+
+def fresh_seed() -> int:
+    """A new random 63-bit seed (used when the caller passes ``seed=None``)."""
+    return secrets.randbits(63)
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """Validate a user seed: an integer in [0, 2**64)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer or None, got {seed!r}")
+    if not 0 <= int(seed) < 1 << 64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+@njit(inline="always", cache=True)
+def mix64(z):
+    """SplitMix64 finalizer on a uint64."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always", cache=True)
+def element_bits(key, index):
+    """64 random bits for element ``index`` of the stream ``key`` (both uint64)."""
+    return mix64(key + (index + np.uint64(1)) * np.uint64(GOLDEN))
+
+
+@njit(parallel=False, cache=True)
+def _bits_kernel(key, start, count, nbits, out):
+    shift = np.uint64(64 - nbits)
+    for i in range(count):
+        out[i] = element_bits(key, np.uint64(start + i)) >> shift
+
+
+def random_bits(seed: int, count: int, nbits: int = FULL_PRECISION_BITS, *, counter: int = 0,
+                start: int = 0) -> np.ndarray:
+    """The ``nbits``-bit random integers that stochastic rounding uses for elements
+    ``start .. start+count-1`` of a call with this ``seed`` and ``counter`` (uint64 array).
+
+    Stochastic rounding of element ``i`` rounds ``y = x / ulp`` to ``floor(y + R_i / 2**nbits)``
+    with ``R_i = random_bits(...)[i]``; exposed so tests and other tools (e.g. gfloat) can
+    reproduce our results bit for bit.
+    """
+    out = np.empty(count, dtype=np.uint64)
+    _bits_kernel(np.uint64(stream_key(check_seed(seed), counter)), start, count, nbits, out)
+    return out
