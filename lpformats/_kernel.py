@@ -10,57 +10,61 @@ The block's grid is the element grid scaled by ``2**X``.
 import numpy as np
 from numba import njit, prange
 
-from lpformats._bitcast import exponent_of
+from lpformats._bitcast import exponent_of, pow2
 from lpformats._elements import fixed_value, float_value
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 
+@njit(cache=True)
+def _max_abs(xs):
+    """``(max|x| ignoring NaN, NaN count)`` of a 1-D slice; branch-free, vectorizes.
+
+    Not inlined: Numba's parfor pass rejects inner loops that reassign a reduction."""
+    m = 0.0
+    nans = 0
+    for c in range(xs.size):
+        v = abs(np.float64(xs[c]))
+        nans += v != v
+        m = v if v > m else m  # NaN never compares greater: ignored
+    return m, nans
+
+
 @njit(parallel=True, cache=True)
-def block_max_abs(x2, block, amax, flags):
-    """Per block: largest magnitude ignoring NaN (``amax``) and ``flags`` bit 0 = holds NaN,
-    bit 1 = holds an infinity. Returns the number of NaNs."""
+def block_max_abs(x2, block, amax):
+    """Per block of ``block`` elements of each row of ``x2``: the largest magnitude,
+    ignoring NaN, into ``amax``. Returns the number of NaNs."""
     rows, length = x2.shape
     nblk = (length + block - 1) // block
     nans = 0
     for p in prange(rows * nblk):
         r = p // nblk
         start = (p % nblk) * block
-        stop = min(start + block, length)
-        m = 0.0
-        f = 0
-        for c in range(start, stop):
-            v = abs(np.float64(x2[r, c]))
-            if v != v:
-                f |= 1
-            else:
-                if v == np.inf:
-                    f |= 2
-                m = max(m, v)
+        m, n = _max_abs(x2[r, start:min(start + block, length)])
         amax[p] = m
-        flags[p] = f
-        nans += f & 1
+        nans += n
     return nans
 
 
 @njit(inline="always", cache=True)
 def _element_loop(
-    x2, out2, r, start, stop, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+    xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
     kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
 ):
-    """Quantize ``x2[r, start:stop]`` on a grid already shifted to the block; NaN count.
+    """Quantize the 1-D slice ``xs`` into ``os`` on a grid already shifted to the block;
+    returns the NaN count. ``base``: flat index of ``xs[0]`` (for the random stream).
 
     Inlined with constant ``is_float`` and ``mode`` so that LLVM folds the branches and
-    vectorizes the loop."""
-    length = x2.shape[1]
+    vectorizes the loop (a loop from 0 over 1-D slices also avoids index wrap-around checks).
+    """
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
     count = 0
-    for c in range(start, stop):
-        v = np.float64(x2[r, c])
+    for c in range(xs.size):
+        v = np.float64(xs[c])
         rand = 0.0
         if mode == STOCHASTIC:
-            rand = np.float64(element_bits(key, np.uint64(r * length + c)) >> shift)
+            rand = np.float64(element_bits(key, np.uint64(base + c)) >> shift)
         if is_float:
             q = float_value(v, man, emin, maxval, flush, no_negative_zero, overflow,
                             mode, rand, rand_scale)
@@ -68,95 +72,75 @@ def _element_loop(
             q = fixed_value(v, fl, kmin, kmax, wrap, mode, rand, rand_scale)
         is_nan = v != v
         count += is_nan
-        out2[r, c] = nan_value if is_nan else q
+        os[c] = nan_value if is_nan else q
     return count
 
 
 @njit(cache=True)
 def _quantize_block(
-    x2, out2, r, start, stop, exps, p, derive, lo, hi, offset, poison_nan, poison_inf,
+    xs, os, base, exps, p, derive, lo, hi, offset, poison_nan, poison_inf,
     is_float, man, emin, maxval, flush, no_negative_zero, overflow,
     kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
 ):
-    """One block of :func:`quantize_blocks` (row ``r``, columns ``start:stop``, index ``p``);
-    returns its NaN count."""
-    poisoned = False
+    """Block ``p`` of :func:`quantize_blocks`: slices ``xs`` -> ``os`` whose first element
+    has flat index ``base``; returns its NaN count."""
     if derive:
-        m = 0.0
-        for c in range(start, stop):
-            v = abs(np.float64(x2[r, c]))
-            if v != v:
-                poisoned = poisoned or poison_nan
-            else:
-                poisoned = poisoned or (poison_inf and v == np.inf)
-                m = max(m, v)
+        m, nans = _max_abs(xs)
         exps[p] = min(max(exponent_of(m) - offset, lo), hi)
-    if poisoned:
-        for c in range(start, stop):
-            out2[r, c] = np.nan
-        return 0
+        if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
+            os[:] = np.nan
+            return 0
     X = exps[p]
     emin = emin + X
-    maxval = maxval * 2.0**X
+    maxval = maxval * pow2(X)
     fl = fl - X
     # One loop copy per (element kind, rounding mode): constant arguments fold the branches.
     if is_float:
         if mode == NEAREST:
-            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                                 NEAREST, key, nbits, nan_value)
+            return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                                 overflow, kmin, kmax, fl, wrap, NEAREST, key, nbits, nan_value)
         if mode == NEAREST_AWAY:
-            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                                 NEAREST_AWAY, key, nbits, nan_value)
+            return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                                 overflow, kmin, kmax, fl, wrap, NEAREST_AWAY, key, nbits, nan_value)
         if mode == ZERO:
-            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                                 ZERO, key, nbits, nan_value)
+            return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                                 overflow, kmin, kmax, fl, wrap, ZERO, key, nbits, nan_value)
         if mode == DOWN:
-            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                                 DOWN, key, nbits, nan_value)
+            return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                                 overflow, kmin, kmax, fl, wrap, DOWN, key, nbits, nan_value)
         if mode == UP:
-            return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                                 UP, key, nbits, nan_value)
-        return _element_loop(x2, out2, r, start, stop, True, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             STOCHASTIC, key, nbits, nan_value)
+            return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                                 overflow, kmin, kmax, fl, wrap, UP, key, nbits, nan_value)
+        return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, STOCHASTIC, key, nbits, nan_value)
     if mode == NEAREST:
-        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             NEAREST, key, nbits, nan_value)
+        return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, NEAREST, key, nbits, nan_value)
     if mode == NEAREST_AWAY:
-        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             NEAREST_AWAY, key, nbits, nan_value)
+        return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, NEAREST_AWAY, key, nbits, nan_value)
     if mode == ZERO:
-        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             ZERO, key, nbits, nan_value)
+        return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, ZERO, key, nbits, nan_value)
     if mode == DOWN:
-        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             DOWN, key, nbits, nan_value)
+        return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, DOWN, key, nbits, nan_value)
     if mode == UP:
-        return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                             UP, key, nbits, nan_value)
-    return _element_loop(x2, out2, r, start, stop, False, man, emin, maxval, flush,
-                         no_negative_zero, overflow, kmin, kmax, fl, wrap,
-                         STOCHASTIC, key, nbits, nan_value)
+        return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                             overflow, kmin, kmax, fl, wrap, UP, key, nbits, nan_value)
+    return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero,
+                         overflow, kmin, kmax, fl, wrap, STOCHASTIC, key, nbits, nan_value)
 
 
 @njit(parallel=True, cache=True)
 def quantize_blocks(
-    x2, out2, block, exps, derive, lo, hi, offset, poison_nan, poison_inf,
+    x2, out2, block, exps, block_nans, derive, lo, hi, offset, poison_nan, poison_inf,
     is_float, man, emin, maxval, flush, no_negative_zero, overflow,
     kmin, kmax, fl, wrap,
     mode, key, nbits, nan_value,
 ):
-    """Quantize ``x2`` into ``out2`` (same shape, any float dtypes); returns the NaN count.
+    """Quantize ``x2`` into ``out2`` (same shape, any float dtypes); the NaN count of each
+    block goes to ``block_nans[p]`` (int32; per block, so that no parallel reduction is needed).
 
     Shared exponent per block ``p``: when ``derive``, ``X = clamp(floor(log2(max|x|)) -
     offset, lo, hi)`` is computed and stored in ``exps[p]``; else ``exps[p]`` is read.
@@ -172,16 +156,15 @@ def quantize_blocks(
     """
     rows, length = x2.shape
     nblk = (length + block - 1) // block
-    nans = 0
     for p in prange(rows * nblk):
         r = p // nblk
         start = (p % nblk) * block
-        nans += _quantize_block(
-            x2, out2, r, start, min(start + block, length), exps, p, derive, lo, hi, offset,
-            poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
+        stop = min(start + block, length)
+        block_nans[p] = _quantize_block(
+            x2[r, start:stop], out2[r, start:stop], r * length + start, exps, p, derive, lo, hi,
+            offset, poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
             overflow, kmin, kmax, fl, wrap, mode, key, nbits, nan_value,
         )
-    return nans
 
 
 @njit(parallel=True, cache=True)

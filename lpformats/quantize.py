@@ -120,8 +120,7 @@ def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, .
     if not isinstance(fmt, BlockFloat) or plan.derive or plan.blocks == 0:
         return exps
     amax = np.empty(plan.blocks, dtype=np.float64)
-    flags = np.empty(plan.blocks, dtype=np.uint8)
-    _kernel.block_max_abs(plan.work, plan.block, amax, flags)
+    _kernel.block_max_abs(plan.work, plan.block, amax)
     if fmt.block_axis is None:
         group_max = np.array([amax.max()])
         group_of_block = np.zeros(plan.blocks, dtype=np.intp)
@@ -175,13 +174,14 @@ def quantize_array(
     else:
         element = _element_args(FixedPoint(fmt.wl, fmt.wl - 2), saturate=True)
     is_mx = isinstance(fmt, MXFormat)
-    nans = _kernel.quantize_blocks(
-        plan.work, out2, plan.block, exps, plan.derive, plan.lo, plan.hi, plan.offset,
+    block_nans = np.empty(plan.blocks, dtype=np.int32)
+    _kernel.quantize_blocks(
+        plan.work, out2, plan.block, exps, block_nans, plan.derive, plan.lo, plan.hi, plan.offset,
         is_mx and policy == "propagate", is_mx, *element,
         mode, np.uint64(key), nbits, np.nan if policy == "propagate" else 0.0,
     )
-    if nans and policy == "raise":
-        raise ValueError(_first_nan_message(source, int(nans), fmt, name))
+    if policy == "raise" and block_nans.any():
+        raise ValueError(_first_nan_message(source, int(block_nans.sum()), fmt, name))
     if plan.moved_axis is None:
         return out2.reshape(source.shape), exps, plan
     moved_shape = source.shape[:plan.moved_axis] + source.shape[plan.moved_axis + 1:] + (
