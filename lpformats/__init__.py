@@ -9,3 +9,7 @@ __all__ = ["PRESETS", "BlockFloat", "FixedPoint", "FloatFormat", "Format", "MXFo
 from lpformats.quantize import quantize
 
 __all__ += ["quantize"]
+
+from lpformats.codec import BlockCodes, decode, encode  # noqa: E402
+
+__all__ += ["BlockCodes", "decode", "encode"]

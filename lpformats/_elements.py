@@ -54,7 +54,7 @@ def float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, r
     toward_max = abs(x) <= _DBL_MAX and (
         mode == ZERO or (mode == DOWN and x > 0) or (mode == UP and x < 0)
     )
-    beyond = np.nan if overflow == OVERFLOW_NAN else np.copysign(np.inf, x)
+    beyond = np.copysign(np.nan if overflow == OVERFLOW_NAN else np.inf, x)
     clamped = np.copysign(maxval, x) if overflow == OVERFLOW_SATURATE or toward_max else beyond
     q = clamped if magnitude > maxval else q
     q = 0.0 if flush and magnitude < pow2(emin) else q

@@ -72,7 +72,8 @@ def _element_loop(
             q = fixed_value(v, fl, kmin, kmax, wrap, mode, rand, rand_scale)
         is_nan = v != v
         count += is_nan
-        os[c] = nan_value if is_nan else q
+        kept = nan_value if nan_value == nan_value else v  # NaN nan_value: keep the input NaN
+        os[c] = kept if is_nan else q
     return count
 
 
