@@ -18,6 +18,22 @@ _DBL_MAX = np.finfo(np.float64).max
 
 
 @njit(inline="always", cache=True)
+def fixed_code(x, fl, mode, rand, rand_scale):
+    """``x * 2**fl`` rounded to an integer-valued float64 (no range limit yet)."""
+    return round_to_integer(x * pow2(fl), mode, rand, rand_scale)
+
+
+@njit(inline="always", cache=True)
+def fixed_in_range(k, kmin, kmax, wrap):
+    """Integer code ``k`` brought into ``[kmin, kmax]``: saturated, or with ``wrap`` reduced
+    modulo ``kmax - kmin + 1`` (two's complement). Infinities saturate even with ``wrap``."""
+    if wrap and abs(k) <= _DBL_MAX and (k < kmin or k > kmax):
+        span = kmax - kmin + 1.0
+        k = k - np.floor((k - kmin) / span) * span
+    return min(max(k, kmin), kmax) + 0.0
+
+
+@njit(inline="always", cache=True)
 def fixed_value(x, fl, kmin, kmax, wrap, mode, rand, rand_scale):
     """``x`` rounded to ``k * 2**-fl`` with ``k`` in ``[kmin, kmax]``.
 
@@ -25,31 +41,32 @@ def fixed_value(x, fl, kmin, kmax, wrap, mode, rand, rand_scale):
     the range (two's complement). Infinities saturate even with ``wrap``. ``fl`` in
     [-1022, 1022]; ``x`` must not be NaN.
     """
-    k = round_to_integer(x * pow2(fl), mode, rand, rand_scale)
-    if wrap and abs(k) <= _DBL_MAX and (k < kmin or k > kmax):
-        span = kmax - kmin + 1.0
-        k = k - np.floor((k - kmin) / span) * span
-    k = min(max(k, kmin), kmax)
-    return (k + 0.0) * pow2(-fl)
+    k = fixed_in_range(fixed_code(x, fl, mode, rand, rand_scale), kmin, kmax, wrap)
+    return k * pow2(-fl)
 
 
 @njit(inline="always", cache=True)
-def float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, rand, rand_scale):
-    """``x`` rounded to a float format with ``man`` mantissa bits and smallest normal
-    exponent ``emin``, largest finite magnitude ``maxval``.
+def float_round(x, man, emin, mode, rand, rand_scale):
+    """``x`` rounded to ``man`` mantissa bits above exponent ``emin`` (subnormal grid below),
+    with unbounded exponent range: the result may exceed the format's largest value."""
+    shift = man - max(exponent_of(x), emin)
+    half = shift >> 1
+    y = x * pow2(half) * pow2(shift - half)
+    k = round_to_integer(y, mode, rand, rand_scale)
+    return k * pow2(-half) * pow2(half - shift)
 
-    Overflow (``|result| > maxval``, or an infinite ``x``): ``OVERFLOW_SATURATE`` clamps to
+
+@njit(inline="always", cache=True)
+def float_finish(q, x, emin, maxval, flush, no_negative_zero, overflow, mode):
+    """Apply a float format's range rules to ``q = float_round(x, ...)``.
+
+    Overflow (``|q| > maxval``, or an infinite ``x``): ``OVERFLOW_SATURATE`` clamps to
     +-maxval; ``OVERFLOW_INF``/``OVERFLOW_NAN`` give +-inf/NaN, except that finite inputs
     rounded toward zero, or toward the nearer end (``down`` for positive, ``up`` for negative
     ``x``), stop at +-maxval as IEEE 754 directed rounding does. ``flush``: nonzero results
     below ``2**emin`` become zero. Zero results carry the sign of ``x`` unless
     ``no_negative_zero``. NaN propagates.
     """
-    shift = man - max(exponent_of(x), emin)
-    half = shift >> 1
-    y = x * pow2(half) * pow2(shift - half)
-    k = round_to_integer(y, mode, rand, rand_scale)
-    q = k * pow2(-half) * pow2(half - shift)
     magnitude = abs(q)
     toward_max = abs(x) <= _DBL_MAX and (
         mode == ZERO or (mode == DOWN and x > 0) or (mode == UP and x < 0)
@@ -60,3 +77,11 @@ def float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, r
     q = 0.0 if flush and magnitude < pow2(emin) else q
     signed_zero = 0.0 if no_negative_zero else np.copysign(0.0, x)
     return signed_zero if q == 0.0 else q
+
+
+@njit(inline="always", cache=True)
+def float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, rand, rand_scale):
+    """``x`` rounded to a float format with ``man`` mantissa bits, smallest normal exponent
+    ``emin`` and largest finite magnitude ``maxval`` (range rules: :func:`float_finish`)."""
+    q = float_round(x, man, emin, mode, rand, rand_scale)
+    return float_finish(q, x, emin, maxval, flush, no_negative_zero, overflow, mode)
