@@ -13,3 +13,7 @@ __all__ += ["quantize"]
 from lpformats.codec import BlockCodes, decode, encode  # noqa: E402
 
 __all__ += ["BlockCodes", "decode", "encode"]
+
+from lpformats.matmul import MatmulStats, matmul  # noqa: E402
+
+__all__ += ["MatmulStats", "matmul"]

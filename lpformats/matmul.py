@@ -1,0 +1,260 @@
+"""``matmul``: matrix products as low-precision hardware computes them, bit for bit.
+
+Each product ``a[i,k] * b[k,j]`` is rounded to ``mul`` (None: kept exact) and each addition
+to the accumulator format ``acc`` (with its overflow rule: saturate or wrap), in a stated
+order. Block-format operands (BFP, MX) multiply their integer/element mantissas; the sum is
+kept in ``acc`` units and scaled by the shared exponents at the end of each block, as a
+hardware MAC array does.
+
+Orders, for one output with K = 8 terms ``p0..p7`` (each ``+`` rounds to ``acc``)::
+
+    sequential   ((((((p0 + p1) + p2) + p3) + p4) + p5) + p6) + p7      one systolic column
+    pairwise     ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))      balanced tree; an odd
+                                                                         term waits a level
+    chunked(4)   [((p0 + p1) + p2) + p3]  ⊕  [((p4 + p5) + p6) + p7]     chunk sums in acc,
+                                                                         ⊕ rounds to `combine`
+
+With MX operands (blocks along K) each K-block is a run whose sum is scaled by its two
+scales and combined into a ``combine``-format total (``chunked`` splits blocks further).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lpformats import _matmul_kernel as kernel
+from lpformats.arrays import as_operand, is_torch_tensor
+from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
+from lpformats.quantize import _element_args, quantize
+from lpformats.rng import check_seed, fresh_seed, stream_key
+from lpformats.rounding import STOCHASTIC, check_stochastic_bits, rounding_code
+from lpformats.spelling import parse
+
+_CHUNKED = re.compile(r"^chunked\((\d+)\)$")
+
+
+@dataclass(frozen=True)
+class MatmulStats:
+    """Events counted over the whole product (all outputs, all steps).
+
+    Attributes:
+        saturated: roundings whose result lay beyond the range of ``acc``/``mul``/``combine``
+            and was clamped (or became inf/NaN in a float format that overflows so).
+        wrapped: accumulator additions that wrapped around (fixed point with ``wrap``).
+        product_underflows: nonzero products that ``mul`` rounded to zero.
+        swamped: additions of a nonzero addend that left the sum unchanged (the addend was
+            lost entirely: swamping in float accumulators, sub-step addends in fixed ones).
+        max_abs_acc: largest magnitude any accumulator (or combine total) held, in its own
+            units (for block-format operands: the mantissa domain).
+        additions: accumulator additions performed (``rows * cols * (K - 1 or K)``).
+    """
+
+    saturated: int
+    wrapped: int
+    product_underflows: int
+    swamped: int
+    max_abs_acc: float
+    additions: int
+
+
+def _order(order: str, k: int) -> tuple[int, int | None]:
+    """``(kernel order, chunk length or None)``."""
+    if order == "sequential":
+        return kernel.SEQUENTIAL, None
+    if order == "pairwise":
+        return kernel.PAIRWISE, None
+    match = _CHUNKED.match(order.replace(" ", "")) if isinstance(order, str) else None
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"order must be 'sequential', 'pairwise' or 'chunked(n)' with n >= 1; got {order!r}")
+    return kernel.SEQUENTIAL, int(match.group(1))
+
+
+def _scalar_format(fmt: Any, name: str) -> FixedPoint | FloatFormat:
+    fmt = parse(fmt)
+    if not isinstance(fmt, (FixedPoint, FloatFormat)):
+        raise ValueError(f"{name} must be a scalar format (FixedPoint or FloatFormat), got {fmt}")
+    if isinstance(fmt, FloatFormat) and fmt.man > 51:
+        raise ValueError(f"{name} may have at most 51 mantissa bits (float64 emulation), got {fmt}")
+    return fmt
+
+
+@dataclass
+class _Prepared:
+    """An operand as mantissas plus shifts per (row or column, K-segment)."""
+
+    mantissa: np.ndarray
+    shifts: np.ndarray  # per element, same shape as mantissa (int64)
+    k_block: int | None  # length of runs of constant shift along K (None: constant)
+
+
+def _check_exact_products(x: np.ndarray, name: str) -> None:
+    frac, _ = np.frexp(x)
+    scaled = np.ldexp(frac, 26)
+    bad = scaled != np.trunc(scaled)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), x.shape)
+        raise ValueError(
+            f"{name} has {int(bad.sum())} element(s) with more than 26 significant bits (first: "
+            f"{x[first]!r} at {tuple(int(i) for i in first)}); products would not be exact: "
+            f"pass {name}_fmt= or float32 values"
+        )
+
+
+def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: bool) -> _Prepared:
+    """Validate/quantize operand ``x`` (float64, ndim >= 2; K along ``k_axis`` in -2/-1)."""
+    if np.isnan(x).any() and (fmt is None or not isinstance(fmt, FloatFormat) or not fmt.has_nan):
+        first = np.unravel_index(int(np.argmax(np.isnan(x))), x.shape)
+        raise ValueError(f"{name} contains NaN (first at {tuple(int(i) for i in first)}); "
+                         f"NaN has no value in this product's formats")
+    if fmt is None:
+        _check_exact_products(x, name)
+        return _Prepared(x, np.zeros(x.shape, dtype=np.int64), None)
+    q = quantize(x, fmt)
+    if strict:
+        bad = ~((q == x) | (np.isnan(q) & np.isnan(x)))
+        if bad.any():
+            first = np.unravel_index(int(np.argmax(bad)), x.shape)
+            raise ValueError(
+                f"{name} has {int(bad.sum())} element(s) not representable in {fmt} (first: {x[first]!r} "
+                f"at {tuple(int(i) for i in first)}); drop strict=True to round them on entry"
+            )
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        _check_exact_products(q, name)
+        return _Prepared(q, np.zeros(x.shape, dtype=np.int64), None)
+    return _prepare_block(x, q, fmt, name, k_axis)
+
+
+def _prepare_block(x: np.ndarray, q: np.ndarray, fmt: BlockFloat | MXFormat, name: str,
+                   k_axis: int) -> _Prepared:
+    from lpformats.codec import _grid_shift, _per_element, encode
+
+    ndim = x.ndim
+    k_axis %= ndim
+    if isinstance(fmt, MXFormat) or fmt.block_size is not None:
+        along = fmt.axis % ndim if isinstance(fmt, MXFormat) else ndim - 1
+        if along != k_axis:
+            raise ValueError(
+                f"{name}_fmt {fmt}: its blocks must run along K (axis {k_axis - ndim} of {name}) so that "
+                f"one scale covers a run of K, as in MX hardware; got axis {along - ndim}"
+            )
+        k_block = fmt.block_size
+    else:
+        if fmt.block_axis is not None and fmt.block_axis % ndim == k_axis:
+            raise ValueError(
+                f"{name}_fmt {fmt}: one exponent per index of K cannot be factored out of a dot "
+                f"product; use block_axis over {'M (-2)' if name == 'a' else 'N (-1)'} or block_size"
+            )
+        k_block = None
+    codes = encode(x, fmt)
+    shifts = _grid_shift(fmt, _per_element(codes.exponents.astype(np.int64)
+                                           - (127 if isinstance(fmt, MXFormat) else 0), fmt, x.shape))
+    mantissa = np.ldexp(q, -shifts)
+    _check_exact_products(mantissa, name)
+    return _Prepared(mantissa, np.ascontiguousarray(shifts, dtype=np.int64), k_block)
+
+
+def matmul(
+    a: Any,
+    b: Any,
+    *,
+    acc: Format | str,
+    mul: Format | str | None = None,
+    order: str = "sequential",
+    rounding: str = "nearest",
+    seed: int | None = None,
+    a_fmt: Format | str | None = None,
+    b_fmt: Format | str | None = None,
+    combine: Format | str = "fp32",
+    strict: bool = False,
+    stochastic_bits: int | None = None,
+    counter: int = 0,
+) -> tuple[Any, MatmulStats]:
+    """``a @ b`` with every product rounded to ``mul`` and every addition to ``acc``.
+
+    Args:
+        a, b: float arrays (numpy or CPU torch) of shapes ``(..., M, K)`` and ``(..., K, N)``;
+            leading (batch) dimensions broadcast.
+        acc: accumulator format (FixedPoint with saturate/wrap, or FloatFormat).
+        mul: product format (None: exact products).
+        order: ``sequential``, ``pairwise`` or ``chunked(n)`` (see module docstring).
+        rounding: one rounding mode for every step (stochastic: seeded, counter-based; every
+            rounding event has its own random number).
+        a_fmt, b_fmt: operand formats; the operand is quantized on entry (nearest), or with
+            ``strict=True`` must already be representable. None: values taken as they are
+            (at most 26 significant bits, e.g. float32, so products are exact).
+        combine: format in which chunk (and MX block) results are summed.
+
+    Returns:
+        ``(c, stats)``: ``c`` float64 (numpy, or torch when ``a`` is a tensor) of shape
+        ``(..., M, N)``, and :class:`MatmulStats`.
+    """
+    acc_fmt = _scalar_format(acc, "acc")
+    mul_fmt = None if mul is None else _scalar_format(mul, "mul")
+    combine_fmt = _scalar_format(combine, "combine")
+    mode = rounding_code(rounding)
+    nbits = check_stochastic_bits(stochastic_bits)
+    key = 0
+    if mode == STOCHASTIC:
+        key = stream_key(fresh_seed() if seed is None else check_seed(seed), check_seed(counter, "counter"))
+    a_arr = as_operand(a, "a").array.astype(np.float64)
+    b_arr = as_operand(b, "b").array.astype(np.float64)
+    if a_arr.ndim < 2 or b_arr.ndim < 2:
+        raise ValueError(f"a and b must have at least 2 dimensions, got shapes {a_arr.shape} and {b_arr.shape}")
+    if a_arr.shape[-1] != b_arr.shape[-2]:
+        raise ValueError(f"a is {a_arr.shape} and b is {b_arr.shape}: a's last dimension (K={a_arr.shape[-1]}) "
+                         f"must equal b's second-to-last ({b_arr.shape[-2]})")
+    try:
+        batch = np.broadcast_shapes(a_arr.shape[:-2], b_arr.shape[:-2])
+    except ValueError:
+        raise ValueError(f"batch dimensions of a {a_arr.shape[:-2]} and b {b_arr.shape[:-2]} do not broadcast") from None
+    pa = _prepare(a_arr, None if a_fmt is None else parse(a_fmt), "a", -1, strict)
+    pb = _prepare(b_arr, None if b_fmt is None else parse(b_fmt), "b", -2, strict)
+    m, k = a_arr.shape[-2:]
+    n = b_arr.shape[-1]
+    kernel_order, chunk = _order(order, k)
+    blocks = {blk for blk in (pa.k_block, pb.k_block) if blk is not None}
+    if len(blocks) > 1:
+        raise ValueError(f"a_fmt and b_fmt have different block sizes along K: {sorted(blocks)}")
+    seg_len = blocks.pop() if blocks else max(k, 1)
+    bounds = sorted({*range(0, k, seg_len), *(range(0, k, chunk) if chunk else ()), k})
+    runs = np.array(bounds if k else [0, 0], dtype=np.int64)
+    combine_runs = chunk is not None or len(runs) > 2
+    nseg = max(1, math.ceil(k / seg_len))
+    t = math.prod(batch)
+    A = np.ascontiguousarray(np.broadcast_to(pa.mantissa, (*batch, m, k))).reshape(t, m, k)
+    B = np.ascontiguousarray(np.broadcast_to(pb.mantissa, (*batch, k, n))).reshape(t, k, n)
+    seg_starts = np.arange(nseg) * seg_len
+    SA = np.ascontiguousarray(np.broadcast_to(pa.shifts, (*batch, m, k))).reshape(t, m, k)
+    SB = np.ascontiguousarray(np.broadcast_to(pb.shifts, (*batch, k, n))).reshape(t, k, n)
+    SA = np.ascontiguousarray(SA[:, :, seg_starts] if k else np.zeros((t, m, 1), np.int64))
+    SB = np.ascontiguousarray(SB[:, seg_starts, :] if k else np.zeros((t, 1, n), np.int64))
+    out = np.zeros((t, m, n))
+    stats = np.zeros((t * m, kernel.N_STATS))
+    events = 2 * k + len(runs) + 1
+    if t * m * n:
+        kernel.matmul_kernel(
+            A, B, SA, SB, out, runs, seg_len, kernel_order, combine_runs,
+            0 if mul_fmt is None else 2 if isinstance(mul_fmt, FloatFormat) else 1,
+            _element_args(mul_fmt or acc_fmt, saturate=False), _element_args(acc_fmt, saturate=False),
+            isinstance(acc_fmt, FloatFormat), _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
+        )
+    c = out.reshape(*batch, m, n)
+    additions = t * m * n * (max(k - 1, 0) if kernel_order == kernel.PAIRWISE else k)
+    result = MatmulStats(
+        saturated=int(stats[:, kernel.STAT_SATURATED].sum()),
+        wrapped=int(stats[:, kernel.STAT_WRAPPED].sum()),
+        product_underflows=int(stats[:, kernel.STAT_UNDERFLOW].sum()),
+        swamped=int(stats[:, kernel.STAT_SWAMPED].sum()),
+        max_abs_acc=float(stats[:, kernel.STAT_MAX_ABS].max()) if stats.size else 0.0,
+        additions=additions,
+    )
+    if is_torch_tensor(a):
+        import torch
+
+        return torch.from_numpy(c), result
+    return c, result
