@@ -29,7 +29,7 @@ import numpy as np
 
 import lpformats
 from benchmarks import peers
-from benchmarks.common import best_time, machine_line
+from benchmarks.common import best_time, code_version, machine_line
 
 MODES = ("nearest", "stochastic")
 
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     cases = [c for c in CASES if args.formats is None or c.fmt in args.formats]
     print(f"# lpformats.quantize benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(machine_line() + " (before)")
+    print(f"code: {code_version()}")
     import torch
 
     print(f"numpy {np.__version__}, numba {numba.__version__}, torch {torch.__version__} "
