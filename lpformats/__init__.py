@@ -17,3 +17,7 @@ __all__ += ["BlockCodes", "decode", "encode"]
 from lpformats.matmul import MatmulStats, matmul  # noqa: E402
 
 __all__ += ["MatmulStats", "matmul"]
+
+from lpformats.analyze import analyze  # noqa: E402
+
+__all__ += ["analyze"]

@@ -1,0 +1,150 @@
+"""lpformats.analyze: error statistics checked against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import lpformats as lp
+from lpformats.analyze import AnalysisTable, bits_per_element, format_family
+
+
+def test_sqnr_of_8_bit_fixed_point_on_full_scale_uniform_input_is_6_02_db_per_bit():
+    # Uniform input over the whole range [-1, 1): noise step**2/12, signal 1/3 -> SQNR = 20*log10(2**8).
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, 1 << 20)
+    row = lp.analyze(x, "fixed(8,7)")["fixed(8,7)"]
+    assert row.sqnr_db == pytest.approx(20 * math.log10(2**8), abs=0.1)  # 48.16 dB
+
+
+def test_sqnr_of_8_bit_fixed_point_on_full_scale_sine_is_6_02n_plus_1_76_db():
+    t = np.arange(1 << 20) * (2 * np.pi * 1000.37 / (1 << 20))
+    x = np.sin(t) * (1 - 2**-7)  # full scale of fixed(8,7) without clipping
+    row = lp.analyze(x, lp.FixedPoint(8, 7))["fixed(8,7)"]
+    assert row.sqnr_db == pytest.approx(6.02 * 8 + 1.76, abs=0.1)
+    assert row.frac_saturated == 0.0
+    assert row.max_abs_error <= 2**-8  # half a step with round to nearest
+
+
+def test_each_extra_bit_of_fixed_point_adds_about_6_db():
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, 1 << 18)
+    table = lp.analyze(x, [f"fixed({w},{w - 1})" for w in (6, 7, 8, 9, 10)])
+    gains = np.diff([row.sqnr_db for row in table])
+    assert gains == pytest.approx([6.02] * 4, abs=0.15)
+
+
+def test_hand_computed_errors_on_a_tiny_vector():
+    # fixed(4,1): values k/2 for k in [-8, 7], i.e. -4 .. 3.5 in steps of 0.5.
+    x = np.array([0.2, 0.3, -1.1, 5.0, -6.0, 0.0])
+    row = lp.analyze(x, "fixed(4,1)")["fixed(4,1)"]
+    q = np.array([0.0, 0.5, -1.0, 3.5, -4.0, 0.0])
+    e = q - x
+    assert row.mean_abs_error == pytest.approx(np.abs(e).mean())
+    assert row.max_abs_error == pytest.approx(2.0)  # -6 clipped to -4
+    assert row.bias == pytest.approx(e.mean())
+    assert row.bias_stderr == pytest.approx(e.std(ddof=1) / math.sqrt(6))
+    assert row.sqnr_db == pytest.approx(10 * math.log10((x**2).sum() / (e**2).sum()))
+    assert row.frac_saturated == pytest.approx(2 / 6)  # 5.0 and -6.0
+    assert row.frac_flushed == pytest.approx(1 / 6)  # 0.2 -> 0; the exact 0.0 is not "flushed"
+    nonzero = x != 0
+    assert row.mean_rel_error == pytest.approx((np.abs(e)[nonzero] / np.abs(x)[nonzero]).mean())
+    assert row.max_rel_error == pytest.approx(1.0)  # 0.2 -> 0
+
+
+def test_exact_values_have_infinite_sqnr_and_zero_error():
+    row = lp.analyze(np.array([0.5, -1.0, 2.0]), "fp8_e4m3")["fp8_e4m3"]
+    assert row.sqnr_db == math.inf
+    assert row.max_abs_error == 0.0 and row.frac_saturated == 0.0 and row.frac_flushed == 0.0
+
+
+def test_float_overflow_counts_as_saturated_and_subnormal_underflow_as_flushed():
+    # fp8_e5m2 (ieee): max 57344, beyond the rounding threshold -> inf; smallest subnormal 2**-16.
+    x = np.array([1e6, 1.0, 2.0**-19, -3.0])
+    row = lp.analyze(x, "fp8_e5m2")["fp8_e5m2"]
+    assert row.frac_saturated == pytest.approx(1 / 4)
+    assert row.frac_flushed == pytest.approx(1 / 4)
+    assert math.isfinite(row.max_abs_error)  # statistics over the finite results
+
+
+def test_block_saturation_is_relative_to_the_block_exponent():
+    # bfp(4): E = floor(log2(max|x|)) = 0, step 2**(0+2-4) = 0.25, k in [-8, 7] -> grid max 1.75.
+    x = np.array([1.95, 1.0, -0.1])
+    row = lp.analyze(x, "bfp(4)")["bfp(4)"]
+    assert row.frac_saturated == pytest.approx(1 / 3)  # 1.95 -> 1.75
+    assert row.frac_flushed == pytest.approx(1 / 3)  # -0.1 -> 0 (|x| < step/2)
+
+
+def test_mx_saturation_per_block_and_bits_include_the_scale():
+    # mxfp4 (E2M1, max 6): block max 7 -> scale 2**(2-2) = 1, so 7 saturates to 6.
+    x = np.zeros((2, 32))
+    x[0, 0], x[1, 0] = 7.0, 0.25
+    row = lp.analyze(x, "mxfp4")["mxfp4"]
+    assert row.frac_saturated == pytest.approx(1 / 64)
+    assert row.bits_per_element == pytest.approx(4 + 8 / 32)
+
+
+def test_bits_per_element_counts_shared_exponents_for_the_tensor_shape():
+    assert bits_per_element("bfp(8,axis=0)", (4, 16)) == pytest.approx(8 + 8 * 4 / 64)
+    assert bits_per_element("bfp(6,block=4)", (3, 8)) == pytest.approx(6 + 8 / 4)
+    assert bits_per_element("fp8_e4m3", (10,)) == 8.0
+    row = lp.analyze(np.ones((4, 16)), "bfp(8,axis=0)")["bfp(8,axis=0)"]
+    assert row.bits_per_element == pytest.approx(8.5)
+
+
+def test_stochastic_rounding_bias_is_within_its_standard_error_and_nearest_is_not_on_a_biased_input():
+    # Every x sits 0.3 of a step above a grid point: nearest always rounds down (bias -0.3 step),
+    # stochastic rounding is unbiased.
+    step = 2.0**-6
+    x = (np.arange(20000) % 50 - 25) * step + 0.3 * step
+    near = lp.analyze(x, "fixed(8,6)")["fixed(8,6)"]
+    sto = lp.analyze(x, "fixed(8,6)", "stochastic", seed=3)["fixed(8,6)"]
+    assert near.bias == pytest.approx(-0.3 * step)
+    assert abs(sto.bias) < 4 * sto.bias_stderr
+    assert sto.bias_stderr > 0
+
+
+def test_same_seed_same_numbers_and_torch_input_equals_numpy_input():
+    x = np.random.default_rng(2).standard_normal((16, 32)).astype(np.float32)
+    a = lp.analyze(x, ["bfp8", "mxfp6_e2m3"], "stochastic", seed=7).to_rows()
+    b = lp.analyze(torch.from_numpy(x), ["bfp8", "mxfp6_e2m3"], "stochastic", seed=7).to_rows()
+    assert a == b
+
+
+def test_table_rows_text_and_lookup():
+    x = np.random.default_rng(3).laplace(size=4096)
+    table = lp.analyze(x, ["fixed(8,4)", lp.PRESETS["bf16"], "mxfp4"])
+    assert isinstance(table, AnalysisTable) and len(table) == 3 and table.n == 4096
+    rows = table.to_rows()
+    assert [r["format"] for r in rows] == ["fixed(8, 4)", "bf16", "mxfp4"]
+    assert [r["family"] for r in rows] == ["fixed", "float", "mx"]
+    assert set(rows[0]) == set(AnalysisTable.columns())
+    text = str(table)
+    assert "SQNR dB" in text and "mxfp4" in text and len(text.splitlines()) == 5
+    with pytest.raises(KeyError, match="not in this table"):
+        table["fp16"]
+
+
+def test_format_family_names():
+    assert [format_family(f) for f in ("int8", "fp16", "bfp8", "mxint8")] == ["fixed", "float", "bfp", "mx"]
+
+
+@pytest.mark.parametrize(
+    ("x", "formats", "error", "match"),
+    [
+        (np.array([1.0, np.nan]), "fp16", ValueError, "x must be finite"),
+        (np.array([]), "fp16", ValueError, "at least one element"),
+        (np.ones(3), [], ValueError, "at least one format"),
+        (np.ones(3), "fp9", ValueError, "unknown format"),
+        (np.ones(3), [3.5], TypeError, "formats must be"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message(x, formats, error, match):
+    with pytest.raises(error, match=match):
+        lp.analyze(x, formats)
+
+
+def test_unknown_rounding_is_refused():
+    with pytest.raises(ValueError, match="rounding"):
+        lp.analyze(np.ones(3), "fp16", rounding="sideways")
