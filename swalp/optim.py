@@ -1,0 +1,99 @@
+"""``LowPrecisionSGD``: torch SGD whose gradients, state and weights are low precision.
+
+One step, as the SWALP paper's code (and QPyTorch's ``OptimLP``):
+
+1. quantize every gradient with role ``G``;
+2. run ``torch.optim.SGD.step`` (momentum, dampening, weight decay, nesterov), against the
+   higher-precision weight accumulator when one is used;
+3. quantize the accumulator (role ``M``'s rounding, ``accumulator`` format), then the
+   weights (role ``W``) and the momentum buffers (role ``M``).
+
+After every step every weight and momentum element is representable in its format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+
+from swalp.quantizer import RandomStream, quantize_tensor
+from swalp.roles import RoleSpec, check_role
+
+
+class LowPrecisionSGD(torch.optim.SGD):
+    """SGD with quantized gradients (G), weights (W) and momentum (M).
+
+    Args:
+        params: parameters or parameter groups, as for ``torch.optim.SGD``.
+        specs: role -> :class:`RoleSpec` for at least ``W``, ``G`` and ``M``.
+        stream: random stream for stochastic rounding (shared with the model's quantizers).
+        lr, momentum, dampening, weight_decay, nesterov: as ``torch.optim.SGD`` (lr in
+            weight units per gradient unit).
+        accumulator: format spelling of a weight accumulator, or None for none. With one,
+            the update is applied to a copy of the weights kept in that format (``fp32``: full
+            precision) and the weights are that accumulator quantized to ``W``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        specs: Mapping[str, RoleSpec],
+        stream: RandomStream,
+        lr: float = 0.1,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        accumulator: str | None = None,
+    ) -> None:
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov, foreach=False)
+        for role in ("W", "G", "M"):
+            if role not in specs:
+                raise ValueError(f"specs must give role {role}; got roles {sorted(specs)}")
+            if specs[role].role != check_role(role):
+                raise ValueError(f"specs[{role!r}] is a spec of role {specs[role].role}")
+        self.specs = dict(specs)
+        self.stream = stream
+        self.accumulator = None
+        if accumulator is not None:
+            self.accumulator = RoleSpec("M", accumulator, specs["M"].rounding, specs["M"].layout)
+
+    def _accumulators(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(parameter, accumulator) pairs; accumulators start as copies of the weights."""
+        pairs = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "accumulator" not in state:
+                    state["accumulator"] = p.detach().clone(memory_format=torch.contiguous_format)
+                pairs.append((p, state["accumulator"]))
+        return pairs
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        """One quantized SGD step (see the module docstring). ``closure`` as torch's."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
+        for p in params:
+            quantize_tensor(p.grad, self.specs["G"], self.stream, inplace=True)
+        pairs = self._accumulators() if self.accumulator is not None else []
+        for p, acc in pairs:  # step against the accumulator: swap it in
+            p.data, acc.data = acc.data, p.data
+        super().step()
+        for p, acc in pairs:
+            quantize_tensor(p.data, self.accumulator, self.stream, inplace=True)
+            p.data, acc.data = acc.data, p.data  # acc: the updated accumulator
+            p.copy_(acc)
+        for p in params:
+            quantize_tensor(p.data, self.specs["W"], self.stream, inplace=True)
+            buf = self.state[p].get("momentum_buffer")
+            if buf is not None:
+                quantize_tensor(buf, self.specs["M"], self.stream, inplace=True)
+        return loss

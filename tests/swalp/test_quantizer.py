@@ -1,0 +1,114 @@
+"""Quantizer semantics: activations quantized forward, errors quantized backward, the
+gradient otherwise passes straight through; layouts of the paper's code."""
+
+import pytest
+import torch
+from torch import nn
+
+import lpformats
+from swalp.insert import insert_quantizers
+from swalp.quantizer import NonFiniteError, Quantizer, RandomStream, quantize_tensor
+from swalp.roles import RoleSpec, parse_role_assignments, role_specs
+
+
+def specs(fmt="bfp8", rounding="nearest"):
+    return role_specs(fmt, rounding)
+
+
+def test_auto_layout_is_per_output_channel_for_weights_and_per_tensor_otherwise():
+    s = specs()
+    assert s["W"].format_for((16, 3, 3, 3)) == lpformats.BlockFloat(8, block_axis=0)
+    assert s["W"].format_for((16,)) == lpformats.BlockFloat(8)
+    assert s["M"].format_for((10, 64)) == lpformats.BlockFloat(8, block_axis=0)
+    assert s["A"].format_for((32, 16, 8, 8)) == lpformats.BlockFloat(8)
+    assert s["E"].format_for((32, 16, 8, 8)) == lpformats.BlockFloat(8)
+
+
+def test_layout_choices_and_explicit_blocks():
+    assert RoleSpec("A", "bfp8", layout="dim0").format_for((4, 5)) == lpformats.BlockFloat(8, block_axis=0)
+    assert RoleSpec("W", "bfp8", layout="tensor").format_for((4, 5)) == lpformats.BlockFloat(8)
+    blocked = RoleSpec("W", "bfp8", layout="block:16")
+    assert blocked.format_for((4, 5)) == lpformats.BlockFloat(8, block_size=16)
+    # a format that names its blocks is used as written
+    assert RoleSpec("W", "bfp(6,block=4)").format_for((4, 5)) == lpformats.BlockFloat(6, block_size=4)
+    assert RoleSpec("W", "fp8_e4m3").format_for((4, 5)) == lpformats.parse("fp8_e4m3")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"role": "X"}, "role must be one of"),
+        ({"role": "W", "fmt": "bfp99"}, "format of role W"),
+        ({"role": "W", "rounding": "random"}, "rounding of role W"),
+        ({"role": "W", "layout": "block:0"}, "layout must be one of"),
+    ],
+)
+def test_bad_specs_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RoleSpec(**kwargs)
+
+
+def test_role_assignments_parse_per_role_and_keep_commas_inside_formats():
+    assert parse_role_assignments("bfp8") == "bfp8"
+    assert parse_role_assignments("W=bfp(8,axis=0),A=fp32") == {"W": "bfp(8,axis=0)", "A": "fp32"}
+    with pytest.raises(ValueError, match="role must be one of"):
+        parse_role_assignments("Q=bfp8")
+    with pytest.raises(ValueError, match="unknown role"):
+        role_specs({"Z": "bfp8"})
+
+
+def test_forward_quantizes_activations_and_backward_quantizes_errors():
+    stream = RandomStream(0)
+    s = role_specs({"A": "bfp(4)", "E": "fixed(8,2)"}, "nearest")
+    q = Quantizer(s["A"], s["E"], stream)
+    x = torch.randn(5, 7, requires_grad=True)
+    y = q(x)
+    assert torch.equal(y, lpformats.quantize(x.detach(), "bfp(4)"))
+    g = torch.randn(5, 7)
+    y.backward(g)
+    # straight-through: d y / d x = identity, and the error is rounded to E's format
+    assert torch.equal(x.grad, lpformats.quantize(g, "fixed(8,2)"))
+    assert not torch.equal(x.grad, g)
+
+
+def test_fp32_roles_are_the_identity_and_disabled_quantizer_too():
+    s = role_specs("fp32")
+    x = torch.randn(3, 4)
+    assert quantize_tensor(x, s["W"], RandomStream(0)) is x
+    s8 = specs()
+    q = Quantizer(s8["A"], s8["E"], RandomStream(0))
+    q.enabled = False
+    assert q(x) is x
+
+
+def test_stochastic_rounding_is_a_function_of_seed_and_call_count():
+    s = role_specs("bfp(4)", "stochastic")["A"]
+    x = torch.randn(1000)
+    a = [quantize_tensor(x, s, RandomStream(3)) for _ in range(2)]
+    assert torch.equal(a[0], a[1])
+    stream = RandomStream(3)
+    first, second = quantize_tensor(x, s, stream), quantize_tensor(x, s, stream)
+    assert not torch.equal(first, second)
+    assert stream.counter == 2
+
+
+def test_nan_raises_non_finite_error():
+    with pytest.raises(NonFiniteError, match="role W"):
+        quantize_tensor(torch.tensor([1.0, float("nan")]), specs()["W"], RandomStream(0))
+
+
+def test_insert_quantizers_after_chosen_layers_keeps_state_dict_keys():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    keys = list(model.state_dict())
+    s = role_specs({"A": "fixed(8,4)", "E": "fp32"}, "nearest")
+    inserted = insert_quantizers(model, s["A"], s["E"], RandomStream(0))
+    assert len(inserted) == 3
+    assert list(model.state_dict()) == keys
+    x = torch.randn(2, 4)
+    h = lpformats.quantize(model[0](x).detach(), "fixed(8,4)")  # hooked: already quantized
+    logits = nn.functional.linear(torch.relu(h), model[2].weight, model[2].bias)
+    expected = lpformats.quantize(logits.detach(), "fixed(8,4)")
+    assert torch.equal(model(x), expected)
+    with pytest.raises(ValueError, match="already has quantizers"):
+        insert_quantizers(model, s["A"], s["E"], RandomStream(0))
