@@ -1,1 +1,11 @@
-"""Cycle, memory-traffic and energy model of a systolic-array accelerator (SCALE-Sim compatible)."""
+"""Cycle, memory-traffic and energy model of a systolic-array accelerator (SCALE-Sim compatible).
+
+Compute cycles equal SCALE-Sim 3.0.0's ``Total Cycles`` for the same config and topology; on top
+of that the model knows operand bit widths (from :mod:`lpformats` formats) and energy.
+"""
+
+from accel_model.energy import EnergyTable
+from accel_model.hardware import Accelerator
+from accel_model.workload import Layer, Workload
+
+__all__ = ["Accelerator", "EnergyTable", "Layer", "Workload"]

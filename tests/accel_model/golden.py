@@ -1,0 +1,36 @@
+"""Golden SCALE-Sim 3.0.0 reports checked into tests/data/scalesim (see SOURCE.md there)."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+from accel_model import Workload
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "scalesim"
+TOPOLOGIES = ("tiny_conv", "tiny_gemm")
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(DATA / name, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@cache
+def golden() -> list[tuple[dict[str, str], dict[str, str], dict[str, str]]]:
+    """(compute, bandwidth, access) report rows of every golden run and layer, aligned."""
+    return list(zip(_rows("golden_compute.csv"), _rows("golden_bandwidth.csv"), _rows("golden_access.csv"),
+                    strict=True))
+
+
+@cache
+def workload(topology: str) -> Workload:
+    """The golden topology as read by accel_model."""
+    return Workload.from_scalesim_topology(DATA / "topologies" / f"{topology}.csv")
+
+
+def run_key(row: dict[str, str]) -> str:
+    """A readable id of one golden row."""
+    return (f"{row['topology']}-{row['rows']}x{row['cols']}-{row['dataflow']}-{row['mode']}"
+            f"-L{row['LayerID']}")
