@@ -21,3 +21,7 @@ __all__ += ["MatmulStats", "matmul"]
 from lpformats.analyze import analyze  # noqa: E402
 
 __all__ += ["analyze"]
+
+from lpformats.bitserial import bitserial_matmul, int_matmul, pack_bitplanes  # noqa: E402
+
+__all__ += ["bitserial_matmul", "int_matmul", "pack_bitplanes"]
