@@ -5,7 +5,9 @@ of that the model knows operand bit widths (from :mod:`lpformats` formats) and e
 """
 
 from accel_model.energy import EnergyTable
+from accel_model.estimate import estimate
 from accel_model.hardware import Accelerator
+from accel_model.report import Comparison, Cost, Report
 from accel_model.workload import Layer, Workload
 
-__all__ = ["Accelerator", "EnergyTable", "Layer", "Workload"]
+__all__ = ["Accelerator", "Comparison", "Cost", "EnergyTable", "Layer", "Report", "Workload", "estimate"]

@@ -77,8 +77,9 @@ class EnergyTable:
             points[key] = _points(data[key], where, key)
         dram = _positive(data.get("dram", {}).get("pj_per_64bit"), where, "dram.pj_per_64bit")
         rng = _positive(data.get("rng", {}).get("pj_per_bit"), where, "rng.pj_per_bit")
-        return cls(name=str(data.get("name", Path(where).stem)), dram_pj_per_64bit=dram,
-                   rng_pj_per_bit=rng, **points)
+        return cls(
+            name=str(data.get("name", Path(where).stem)), dram_pj_per_64bit=dram, rng_pj_per_bit=rng, **points
+        )
 
     def with_overrides(self, data: dict, where: str = "override") -> EnergyTable:
         """A copy with the keys of ``data`` (parsed TOML, same layout as the table file) replaced."""
@@ -93,8 +94,9 @@ class EnergyTable:
                 merged.update(dict(_points(data[key], where, key)))
                 changes[key] = tuple(sorted(merged.items()))
         if "dram" in data:
-            changes["dram_pj_per_64bit"] = _positive(data["dram"].get("pj_per_64bit"), where,
-                                                     "dram.pj_per_64bit")
+            changes["dram_pj_per_64bit"] = _positive(
+                data["dram"].get("pj_per_64bit"), where, "dram.pj_per_64bit"
+            )
         if "rng" in data:
             changes["rng_pj_per_bit"] = _positive(data["rng"].get("pj_per_bit"), where, "rng.pj_per_bit")
         changes["name"] = f"{self.name}+{Path(where).stem}"

@@ -149,12 +149,17 @@ class Accelerator:
         if mode == "USER":
             bandwidth = float(min(positive_int_list(path, arch, "Bandwidth", get(arch, "Bandwidth"))))
         run_name = parser.get("general", "run_name", fallback=path.stem).strip()
-        return cls(rows=positive_int(arch, "ArrayHeight"), cols=positive_int(arch, "ArrayWidth"),
-                   dataflow=dataflow, clock_mhz=clock_mhz,
-                   ifmap_sram_kib=float(positive_int(arch, "IfmapSramSzkB")),
-                   filter_sram_kib=float(positive_int(arch, "FilterSramSzkB")),
-                   ofmap_sram_kib=float(positive_int(arch, "OfmapSramSzkB")),
-                   dram_bandwidth=bandwidth, name=run_name)
+        return cls(
+            rows=positive_int(arch, "ArrayHeight"),
+            cols=positive_int(arch, "ArrayWidth"),
+            dataflow=dataflow,
+            clock_mhz=clock_mhz,
+            ifmap_sram_kib=float(positive_int(arch, "IfmapSramSzkB")),
+            filter_sram_kib=float(positive_int(arch, "FilterSramSzkB")),
+            ofmap_sram_kib=float(positive_int(arch, "OfmapSramSzkB")),
+            dram_bandwidth=bandwidth,
+            name=run_name,
+        )
 
 
 def positive_int_list(path: Path, section: str, key: str, text: str) -> list[int]:
@@ -175,10 +180,32 @@ def positive_int_list(path: Path, section: str, key: str, text: str) -> list[int
 #: 2048 KiB ofmap. ``edge32``: a small edge array (32x32 int8 at 500 MHz,
 #: 64 KiB SRAMs, 8 bytes per cycle of DRAM bandwidth; illustrative, not a product).
 PRESETS: dict[str, dict[str, object]] = {
-    "tpu_v1": dict(rows=256, cols=256, dataflow="ws", clock_mhz=700.0, ifmap_sram_kib=6144.0,
-                   filter_sram_kib=6144.0, ofmap_sram_kib=2048.0, dram_bandwidth=34e9 / 700e6,
-                   input_bits=8, weight_bits=8, output_bits=8, acc_bits=32),
-    "edge32": dict(rows=32, cols=32, dataflow="ws", clock_mhz=500.0, ifmap_sram_kib=64.0,
-                   filter_sram_kib=64.0, ofmap_sram_kib=64.0, dram_bandwidth=8.0,
-                   input_bits=8, weight_bits=8, output_bits=8, acc_bits=32),
+    "tpu_v1": dict(
+        rows=256,
+        cols=256,
+        dataflow="ws",
+        clock_mhz=700.0,
+        ifmap_sram_kib=6144.0,
+        filter_sram_kib=6144.0,
+        ofmap_sram_kib=2048.0,
+        dram_bandwidth=34e9 / 700e6,
+        input_bits=8,
+        weight_bits=8,
+        output_bits=8,
+        acc_bits=32,
+    ),
+    "edge32": dict(
+        rows=32,
+        cols=32,
+        dataflow="ws",
+        clock_mhz=500.0,
+        ifmap_sram_kib=64.0,
+        filter_sram_kib=64.0,
+        ofmap_sram_kib=64.0,
+        dram_bandwidth=8.0,
+        input_bits=8,
+        weight_bits=8,
+        output_bits=8,
+        acc_bits=32,
+    ),
 }

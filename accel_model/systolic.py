@@ -88,10 +88,17 @@ def map_gemm(M: int, N: int, K: int, rows: int, cols: int, dataflow: str, repeat
         per_fold = 2 * rows + cols + t - 2
         span = 2 * rows + 2 * cols + t - 3
     pes = rows * cols
-    return Mapping(sr=sr, sc=sc, t=t, row_folds=row_folds, col_folds=col_folds, cycles_per_fold=per_fold,
-                   cycles=repeat * folds * per_fold - 1,
-                   mapping_efficiency=sr * sc / (folds * pes),
-                   compute_utilization=sr * sc * t / (folds * pes * span))
+    return Mapping(
+        sr=sr,
+        sc=sc,
+        t=t,
+        row_folds=row_folds,
+        col_folds=col_folds,
+        cycles_per_fold=per_fold,
+        cycles=repeat * folds * per_fold - 1,
+        mapping_efficiency=sr * sc / (folds * pes),
+        compute_utilization=sr * sc * t / (folds * pes * span),
+    )
 
 
 def sram_accesses(M: int, N: int, K: int, mapping: Mapping, dataflow: str) -> tuple[int, int, int]:

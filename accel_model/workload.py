@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("forward", "backward_data", "backward_weight", "elementwise")
-ROLES = ("weights", "activations", "errors", "gradients", "accumulators", "state")
-#: Element-wise operations and their arithmetic per element (see ``estimate``):
-#: ``update`` SGD with momentum (m = rho*m + g; w -= lr*m): 2 multiplies, 2 adds;
-#: ``quantize`` max-reduce, scale and round: 1 compare (an add), 1 multiply, 1 add (+ random bits);
-#: ``swa`` running average w_swa = (n*w_swa + w)/(n+1): 2 multiplies, 1 add.
-ELEMENTWISE_OPS = {"update": (2, 2), "quantize": (1, 2), "swa": (2, 1)}
+#: Format roles of tensors (``state``: optimizer state such as momentum; ``average``: the SWA average).
+ROLES = ("weights", "activations", "errors", "gradients", "accumulators", "state", "average")
+#: Element-wise operations: (multiplies, adds) of arithmetic per element, vector-unit operations
+#: per element. ``update``: SGD with momentum (m = rho*m + g; w -= lr*m); ``swa``: running average
+#: w_swa = (n*w_swa + w)/(n+1); ``quantize``: max-reduce and round, its energy is charged by the
+#: quantization rules of ``accel_model.estimate`` (not as arithmetic).
+ELEMENTWISE_OPS = {"update": (2, 2, 4), "swa": (2, 1, 3), "quantize": (0, 0, 2)}
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,16 @@ class Layer:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind of layer {self.name!r} must be one of {KINDS}, got {self.kind!r}")
-        for attr in ("M", "N", "K", "repeat", "ifmap_elements", "filter_elements", "ofmap_elements",
-                     "elements"):
+        for attr in (
+            "M",
+            "N",
+            "K",
+            "repeat",
+            "ifmap_elements",
+            "filter_elements",
+            "ofmap_elements",
+            "elements",
+        ):
             value = getattr(self, attr)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{attr} of layer {self.name!r} must be an int, got {value!r}")
@@ -73,15 +82,20 @@ class Layer:
                 raise ValueError(f"role of layer {self.name!r} must be one of {ROLES}, got {role!r}")
         if self.kind == "elementwise":
             if self.op not in ELEMENTWISE_OPS:
-                raise ValueError(f"op of element-wise layer {self.name!r} must be one of "
-                                 f"{sorted(ELEMENTWISE_OPS)}, got {self.op!r}")
+                raise ValueError(
+                    f"op of element-wise layer {self.name!r} must be one of "
+                    f"{sorted(ELEMENTWISE_OPS)}, got {self.op!r}"
+                )
             if self.elements < 1 or self.M or self.N or self.K:
                 raise ValueError(f"element-wise layer {self.name!r} needs elements >= 1 and M = N = K = 0")
         elif min(self.M, self.N, self.K) < 1:
             raise ValueError(f"GEMM layer {self.name!r} needs M, N, K >= 1, got {self.M}, {self.N}, {self.K}")
         if self.kind != "elementwise":
-            for attr, size in (("ifmap_elements", self.M * self.K), ("filter_elements", self.K * self.N),
-                               ("ofmap_elements", self.M * self.N)):
+            for attr, size in (
+                ("ifmap_elements", self.M * self.K),
+                ("filter_elements", self.K * self.N),
+                ("ofmap_elements", self.M * self.N),
+            ):
                 if getattr(self, attr) == 0:
                     object.__setattr__(self, attr, size)
 
@@ -170,8 +184,15 @@ class Workload:
         return cls(layers, name=path.stem)
 
     @classmethod
-    def from_torch(cls, module: Any, example_input: Any, training: bool = False, swa_cycle: int | None = None,
-                   *, skip_unsupported: bool = False) -> Workload:
+    def from_torch(
+        cls,
+        module: Any,
+        example_input: Any,
+        training: bool = False,
+        swa_cycle: int | None = None,
+        *,
+        skip_unsupported: bool = False,
+    ) -> Workload:
         """Trace a ``torch.nn.Module`` on ``example_input``; see :func:`accel_model.tracing.trace`.
 
         ``training=True`` returns the work of one training step (:meth:`training_step`), with SWA
@@ -189,15 +210,24 @@ class Workload:
         return replace(self, layers=layers, name=self.name + suffix, skipped=list(self.skipped))
 
 
-CONV_FIELDS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter",
-               "Strides")
+CONV_FIELDS = (
+    "IFMAP Height",
+    "IFMAP Width",
+    "Filter Height",
+    "Filter Width",
+    "Channels",
+    "Num Filter",
+    "Strides",
+)
 GEMM_FIELDS = ("M", "N", "K")
 
 
 def _ints(path: Path, lineno: int, cells: list[str], names: tuple[str, ...]) -> list[int]:
     if len(cells) < len(names) + 1 or not cells[0]:
-        raise ValueError(f"{path}:{lineno}: expected a layer name and {len(names)} fields "
-                         f"({', '.join(names)}), got {len(cells)} cells")
+        raise ValueError(
+            f"{path}:{lineno}: expected a layer name and {len(names)} fields "
+            f"({', '.join(names)}), got {len(cells)} cells"
+        )
     out = []
     for name, text in zip(names, cells[1:], strict=False):
         try:

@@ -22,15 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scalesim_run import REPORTS, run_scalesim, scalesim_python, write_cfg
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "scalesim"
-TOPOLOGIES = {"tiny_conv": (DATA / "topologies" / "tiny_conv.csv", False),
-              "tiny_gemm": (DATA / "topologies" / "tiny_gemm.csv", True)}
+TOPOLOGIES = {
+    "tiny_conv": (DATA / "topologies" / "tiny_conv.csv", False),
+    "tiny_gemm": (DATA / "topologies" / "tiny_gemm.csv", True),
+}
 ARRAYS = [(8, 8), (16, 8), (8, 32), (32, 32), (12, 20)]
 DATAFLOWS = ["ws", "os", "is"]
 #: Bandwidth-limited (USER) runs: small SRAMs and a few words/cycle, to document stalls.
 USER_RUNS = [(16, 16, df, 1, 1, 1, 4) for df in DATAFLOWS] + [(8, 8, df, 2, 2, 2, 2) for df in DATAFLOWS]
 SETTINGS = ["topology", "rows", "cols", "dataflow", "mode", "bandwidth", "ifmap_kb", "filter_kb", "ofmap_kb"]
-OUT_NAMES = {"COMPUTE_REPORT.csv": "golden_compute.csv", "BANDWIDTH_REPORT.csv": "golden_bandwidth.csv",
-             "DETAILED_ACCESS_REPORT.csv": "golden_access.csv"}
+OUT_NAMES = {
+    "COMPUTE_REPORT.csv": "golden_compute.csv",
+    "BANDWIDTH_REPORT.csv": "golden_bandwidth.csv",
+    "DETAILED_ACCESS_REPORT.csv": "golden_access.csv",
+}
 
 
 def all_runs() -> list[dict[str, object]]:
@@ -39,11 +44,33 @@ def all_runs() -> list[dict[str, object]]:
     for topo in TOPOLOGIES:
         for rows, cols in ARRAYS:
             for df in DATAFLOWS:
-                runs.append(dict(topology=topo, rows=rows, cols=cols, dataflow=df, mode="CALC",
-                                 bandwidth=10, ifmap_kb=64, filter_kb=64, ofmap_kb=64))
+                runs.append(
+                    dict(
+                        topology=topo,
+                        rows=rows,
+                        cols=cols,
+                        dataflow=df,
+                        mode="CALC",
+                        bandwidth=10,
+                        ifmap_kb=64,
+                        filter_kb=64,
+                        ofmap_kb=64,
+                    )
+                )
         for rows, cols, df, ikb, fkb, okb, bw in USER_RUNS:
-            runs.append(dict(topology=topo, rows=rows, cols=cols, dataflow=df, mode="USER", bandwidth=bw,
-                             ifmap_kb=ikb, filter_kb=fkb, ofmap_kb=okb))
+            runs.append(
+                dict(
+                    topology=topo,
+                    rows=rows,
+                    cols=cols,
+                    dataflow=df,
+                    mode="USER",
+                    bandwidth=bw,
+                    ifmap_kb=ikb,
+                    filter_kb=fkb,
+                    ofmap_kb=okb,
+                )
+            )
     return runs
 
 
@@ -60,10 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for run in all_runs():
             topo_path, gemm = TOPOLOGIES[str(run["topology"])]
-            cfg = write_cfg(Path(tmp) / "run.cfg", rows=int(run["rows"]), cols=int(run["cols"]),
-                            dataflow=str(run["dataflow"]), ifmap_kb=int(run["ifmap_kb"]),
-                            filter_kb=int(run["filter_kb"]), ofmap_kb=int(run["ofmap_kb"]),
-                            bandwidth=int(run["bandwidth"]), mode=str(run["mode"]))
+            cfg = write_cfg(
+                Path(tmp) / "run.cfg",
+                rows=int(run["rows"]),
+                cols=int(run["cols"]),
+                dataflow=str(run["dataflow"]),
+                ifmap_kb=int(run["ifmap_kb"]),
+                filter_kb=int(run["filter_kb"]),
+                ofmap_kb=int(run["ofmap_kb"]),
+                bandwidth=int(run["bandwidth"]),
+                mode=str(run["mode"]),
+            )
             result = run_scalesim(cfg, topo_path, gemm=gemm, python=python)
             print(f"{run} {result.wall_s:.2f} s", flush=True)
             for name in REPORTS:

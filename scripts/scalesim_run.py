@@ -79,16 +79,37 @@ def scalesim_python() -> str | None:
     return path if probe.returncode == 0 else None
 
 
-def write_cfg(path: Path, *, rows: int, cols: int, dataflow: str, ifmap_kb: int = 64, filter_kb: int = 64,
-              ofmap_kb: int = 64, bandwidth: int = 10, mode: str = "CALC", run_name: str = "run") -> Path:
+def write_cfg(
+    path: Path,
+    *,
+    rows: int,
+    cols: int,
+    dataflow: str,
+    ifmap_kb: int = 64,
+    filter_kb: int = 64,
+    ofmap_kb: int = 64,
+    bandwidth: int = 10,
+    mode: str = "CALC",
+    run_name: str = "run",
+) -> Path:
     """Write a complete SCALE-Sim 3.0.0 config (every section its parser requires) to ``path``.
 
     ``mode`` is ``CALC`` (ideal interface bandwidth, SCALE-Sim's default) or ``USER`` (``bandwidth``
     words per cycle, used as DRAM->SRAM bandwidth for all three buffers).
     """
-    path.write_text(CFG_TEMPLATE.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
-                                        ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb,
-                                        bandwidth=bandwidth, mode=mode))
+    path.write_text(
+        CFG_TEMPLATE.format(
+            run_name=run_name,
+            rows=rows,
+            cols=cols,
+            dataflow=dataflow,
+            ifmap_kb=ifmap_kb,
+            filter_kb=filter_kb,
+            ofmap_kb=ofmap_kb,
+            bandwidth=bandwidth,
+            mode=mode,
+        )
+    )
     return path
 
 
@@ -109,16 +130,30 @@ def read_report(text: str) -> list[dict[str, str]]:
     return [{h: v.strip() for h, v in zip(header, row, strict=False)} for row in body]
 
 
-def run_scalesim(cfg: Path, topology: Path, *, gemm: bool, python: str, layout: Path | None = None,
-                 timeout_s: float = 3600) -> RunResult:
+def run_scalesim(
+    cfg: Path, topology: Path, *, gemm: bool, python: str, layout: Path | None = None, timeout_s: float = 3600
+) -> RunResult:
     """Run ``python -m scalesim.scale`` on ``cfg`` and ``topology``; traces go to a temp dir, deleted.
 
     Returns the three reports and the wall time of the SCALE-Sim process (seconds).
     """
     layout = layout or Path(__file__).resolve().parent.parent / "tests/data/scalesim/layout_default.csv"
     with tempfile.TemporaryDirectory(prefix="scalesim_") as tmp:
-        cmd = [python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology), "-l", str(layout),
-               "-p", tmp, "-i", "gemm" if gemm else "conv"]
+        cmd = [
+            python,
+            "-m",
+            "scalesim.scale",
+            "-c",
+            str(cfg),
+            "-t",
+            str(topology),
+            "-l",
+            str(layout),
+            "-p",
+            tmp,
+            "-i",
+            "gemm" if gemm else "conv",
+        ]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
         wall = time.perf_counter() - start

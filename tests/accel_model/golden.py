@@ -20,8 +20,14 @@ def _rows(name: str) -> list[dict[str, str]]:
 @cache
 def golden() -> list[tuple[dict[str, str], dict[str, str], dict[str, str]]]:
     """(compute, bandwidth, access) report rows of every golden run and layer, aligned."""
-    return list(zip(_rows("golden_compute.csv"), _rows("golden_bandwidth.csv"), _rows("golden_access.csv"),
-                    strict=True))
+    return list(
+        zip(
+            _rows("golden_compute.csv"),
+            _rows("golden_bandwidth.csv"),
+            _rows("golden_access.csv"),
+            strict=True,
+        )
+    )
 
 
 @cache
@@ -32,5 +38,4 @@ def workload(topology: str) -> Workload:
 
 def run_key(row: dict[str, str]) -> str:
     """A readable id of one golden row."""
-    return (f"{row['topology']}-{row['rows']}x{row['cols']}-{row['dataflow']}-{row['mode']}"
-            f"-L{row['LayerID']}")
+    return f"{row['topology']}-{row['rows']}x{row['cols']}-{row['dataflow']}-{row['mode']}-L{row['LayerID']}"

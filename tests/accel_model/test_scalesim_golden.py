@@ -54,17 +54,25 @@ def test_sram_access_counts_equal_scalesim_detailed_access_report(row):
     ifmap, filt, ofmap = sram_accesses(layer.M, layer.N, layer.K, mapping, compute["dataflow"])
     # SCALE-Sim 3.0.0 os counts each fold's ofmap shape (R + C) once more; documented in systolic.py
     quirk = mapping.folds * (rows + cols) if compute["dataflow"] == "os" else 0
-    assert (ifmap, filt, ofmap + quirk) == (int(access["SRAM IFMAP Reads"]), int(access["SRAM Filter Reads"]),
-                                            int(access["SRAM OFMAP Writes"]))
+    assert (ifmap, filt, ofmap + quirk) == (
+        int(access["SRAM IFMAP Reads"]),
+        int(access["SRAM Filter Reads"]),
+        int(access["SRAM OFMAP Writes"]),
+    )
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r[0]["mode"] == "CALC"][::5],
-                         ids=[run_key(c) for c, _, _ in [r for r in ROWS if r[0]["mode"] == "CALC"][::5]])
+@pytest.mark.parametrize(
+    "row",
+    [r for r in ROWS if r[0]["mode"] == "CALC"][::5],
+    ids=[run_key(c) for c, _, _ in [r for r in ROWS if r[0]["mode"] == "CALC"][::5]],
+)
 def test_dram_counts_equal_scalesim_when_operands_fit_in_sram(row):
     compute, _, access = row
     layer, _, _, mapping = _layer_and_mapping(compute)
     _, _, ofmap = sram_accesses(layer.M, layer.N, layer.K, mapping, compute["dataflow"])
     # distinct ifmap/filter elements are fetched once; every ofmap write goes out to DRAM
     assert (layer.ifmap_elements, layer.filter_elements, ofmap) == (
-        int(float(access["DRAM IFMAP Reads"])), int(float(access["DRAM Filter Reads"])),
-        int(float(access["DRAM OFMAP Writes"])))
+        int(float(access["DRAM IFMAP Reads"])),
+        int(float(access["DRAM Filter Reads"])),
+        int(float(access["DRAM OFMAP Writes"])),
+    )
