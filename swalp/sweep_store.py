@@ -1,0 +1,236 @@
+"""On-disk state of a sweep: the grid manifest, one JSON record per point, one tidy CSV.
+
+Layout of a sweep directory::
+
+    DIR/manifest.json     {"version", "grid": GridSpec.to_json(), "points": [point, ...]}
+    DIR/runs/KEY.json     one record per finished point: {"key", "status": "ok"|"failed",
+                          "label", "varied_roles", "config", "result" | "error", ...}
+    DIR/results.csv       one row per recorded point, in grid order (rewritten from the records)
+
+Every file is written atomically (temporary file in the same directory, then ``os.replace``),
+so a killed sweep leaves complete files only and loses at most the runs in flight. The CSV is
+always regenerated from the records, so a re-run never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lpformats.analyze import format_family
+from swalp.sweep_grid import ROLES
+
+MANIFEST = "manifest.json"
+RUNS = "runs"
+CSV_NAME = "results.csv"
+VERSION = 1
+
+#: Result columns that come first in the CSV (when present), in this order.
+RESULT_COLUMNS = (
+    "test_error", "swa_test_error", "train_loss", "dist_to_opt", "swa_dist_to_opt", "wall_time_s",
+    "cost_cycles_per_step", "cost_energy_pj_per_step", "cost_speedup_vs_fp32",
+    "cost_energy_ratio_vs_fp32", "bits_per_element",
+)
+#: Nested record groups whose keys are lifted without a prefix (issue 5's record has ``final``).
+UNPREFIXED_GROUPS = ("final",)
+
+
+class GridMismatchError(ValueError):
+    """The output directory holds a sweep over a different grid."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def flatten_result(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Scalar fields of a run record as flat columns: nested dicts join keys with ``_``
+    (``cost.energy_pj_per_step`` -> ``cost_energy_pj_per_step``; the ``final`` group's keys
+    keep their own names); lists (per-epoch metrics) are left out."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, mapping: Mapping[str, Any]) -> None:
+        for key, item in mapping.items():
+            if isinstance(item, Mapping):
+                walk(prefix if (not prefix and key in UNPREFIXED_GROUPS) else f"{prefix}{key}_", item)
+            elif item is None or isinstance(item, (str, int, float, bool)):
+                flat[f"{prefix}{key}"] = item
+
+    walk("", record)
+    return flat
+
+
+class SweepStore:
+    """A sweep directory (see the module docstring)."""
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        self.out = Path(out)
+        self.points: list[dict[str, Any]] = []
+        self.grid: dict[str, Any] = {}
+
+    @property
+    def csv_path(self) -> Path:
+        return self.out / CSV_NAME
+
+    def _record_path(self, key: str) -> Path:
+        return self.out / RUNS / f"{key}.json"
+
+    def open(self, grid: Mapping[str, Any], points: list[dict[str, Any]], *, force: bool = False,
+             extend: bool = False) -> None:
+        """Start or resume the sweep of ``points`` in this directory.
+
+        A directory holding the same points resumes. One holding different points is refused
+        (:class:`GridMismatchError`) unless ``force`` (its records are deleted and the sweep
+        starts over) or ``extend`` (the new points are added to the old ones).
+
+        Raises:
+            ValueError: ``force`` and ``extend`` together; ``out`` exists and is not a sweep.
+        """
+        if force and extend:
+            raise ValueError("give force or extend, not both")
+        manifest = self.out / MANIFEST
+        old = self._read_manifest(manifest)
+        if old is None and self.out.exists() and any(self.out.iterdir()) and not force:
+            raise GridMismatchError(f"--out {self.out} is not empty and holds no sweep ({MANIFEST} missing); "
+                                    "choose another directory or pass --force")
+        new_keys = [p["key"] for p in points]
+        if old is not None:
+            old_keys = [p["key"] for p in old["points"]]
+            if set(old_keys) != set(new_keys) and not (force or extend):
+                added = len(set(new_keys) - set(old_keys))
+                dropped = len(set(old_keys) - set(new_keys))
+                raise GridMismatchError(
+                    f"--out {self.out} holds a sweep over a different grid ({len(old_keys)} points; this one "
+                    f"adds {added} and drops {dropped}). Pass --extend to add the new points to it, "
+                    "--force to delete its results and start over, or choose another --out."
+                )
+            if force:
+                shutil.rmtree(self.out / RUNS, ignore_errors=True)
+                self.csv_path.unlink(missing_ok=True)
+            elif extend:
+                known = set(old_keys)
+                points = old["points"] + [p for p in points if p["key"] not in known]
+                grid = {"extended": [*old["grid"].get("extended", [old["grid"]]), dict(grid)]}
+        self.points, self.grid = points, dict(grid)
+        (self.out / RUNS).mkdir(parents=True, exist_ok=True)
+        write_atomic(manifest, json.dumps({"version": VERSION, "grid": self.grid, "points": self.points},
+                                          indent=1, sort_keys=True))
+        self.write_csv()
+
+    @staticmethod
+    def _read_manifest(path: Path) -> dict[str, Any] | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        if data.get("version") != VERSION or "points" not in data:
+            raise GridMismatchError(f"{path} is not a sweep manifest of version {VERSION}")
+        return data
+
+    @classmethod
+    def load(cls, out: str | os.PathLike[str]) -> SweepStore:
+        """An existing sweep directory (to read its records, e.g. for plots)."""
+        store = cls(out)
+        data = store._read_manifest(store.out / MANIFEST)
+        if data is None:
+            raise ValueError(f"{out} holds no sweep: {MANIFEST} not found")
+        store.points, store.grid = data["points"], data["grid"]
+        return store
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        path = self._record_path(key)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def status(self, key: str) -> str | None:
+        """``"ok"``, ``"failed"`` or None (not run yet)."""
+        rec = self.record(key)
+        return None if rec is None else rec["status"]
+
+    def save(self, record: Mapping[str, Any]) -> None:
+        """Store one point's record and rewrite the CSV."""
+        write_atomic(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
+        self.write_csv()
+
+    def records(self) -> list[dict[str, Any]]:
+        """Records of the recorded points, in grid order."""
+        return [rec for rec in (self.record(p["key"]) for p in self.points) if rec is not None]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One tidy row per recorded point (the CSV's content)."""
+        return [row_of(rec) for rec in self.records()]
+
+    def write_csv(self) -> None:
+        write_atomic(self.csv_path, rows_to_csv(self.rows()))
+
+
+def row_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as one flat CSV row: identity, configuration, then results."""
+    config = record["config"]
+    row: dict[str, Any] = {
+        "key": record["key"], "status": record["status"], "task": config["task"],
+        "method": config["method"], "seed": config["seed"], "label": record["label"],
+        "family": format_family(record["label"]), "varied_roles": record["varied_roles"],
+    }
+    row.update({f"format_{r}": config["formats"].get(r, "") for r in ROLES})
+    row.update({k: v for k, v in config.items() if k not in row and k != "formats"})
+    result = record.get("result") or {}
+    result = flatten_result({k: v for k, v in result.items() if k not in config and k != "config"})
+    row.update({k: v for k, v in result.items() if k not in row})
+    row["error"] = record.get("error") or ""
+    return row
+
+
+def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Rows as CSV text; columns are the union of the rows' keys, results in a fixed order."""
+    rows = list(rows)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    head = [c for c in columns if c not in RESULT_COLUMNS and c != "error"]
+    columns = head + [c for c in RESULT_COLUMNS if c in columns] + (["error"] if "error" in columns else [])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
+    return buf.getvalue()
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """A results CSV back as rows; numeric cells become floats (empty cells None)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key, value in row.items():
+            row[key] = _number(value)
+    return rows
+
+
+def _number(value: str) -> Any:
+    if value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+__all__ = ["GridMismatchError", "SweepStore", "flatten_result", "read_csv", "row_of", "rows_to_csv",
+           "write_atomic"]
