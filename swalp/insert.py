@@ -25,9 +25,11 @@ def insert_quantizers(
     errors: RoleSpec,
     stream: RandomStream,
     layer_types: tuple[type[nn.Module], ...] = DEFAULT_LAYER_TYPES,
+    exclude: tuple[nn.Module, ...] = (),
 ) -> list[Quantizer]:
     """Quantize the output of every submodule of ``model`` that is an instance of
-    ``layer_types`` (A forward, E backward). Modifies ``model`` in place.
+    ``layer_types`` (A forward, E backward), except the modules in ``exclude`` (e.g. the final
+    classifier, whose logits the paper's code leaves in full precision). Modifies ``model``.
 
     Returns:
         The inserted quantizers, in module order.
@@ -37,7 +39,8 @@ def insert_quantizers(
     """
     if not layer_types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in layer_types):
         raise ValueError(f"layer_types must be a non-empty tuple of nn.Module classes, got {layer_types!r}")
-    targets = [m for m in model.modules() if isinstance(m, layer_types)]
+    skip = {id(m) for m in exclude}
+    targets = [m for m in model.modules() if isinstance(m, layer_types) and id(m) not in skip]
     if any(hasattr(m, QUANTIZER_NAME) for m in targets):
         raise ValueError("model already has quantizers inserted")
     inserted = []

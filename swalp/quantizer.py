@@ -147,3 +147,11 @@ def set_quantizers_enabled(model: nn.Module, enabled: bool) -> None:
     for module in model.modules():
         if isinstance(module, Quantizer):
             module.enabled = enabled
+
+
+def share_stream(model: nn.Module, stream: RandomStream) -> None:
+    """Point every :class:`Quantizer` inside ``model`` at ``stream`` (after a deep copy, which
+    would otherwise give the copy its own stream)."""
+    for module in model.modules():
+        if isinstance(module, Quantizer):
+            module.stream = stream

@@ -1,0 +1,86 @@
+"""Accelerator cost of one training step, from :mod:`accel_model`, and storage bits per element.
+
+The step is traced from the full-precision model on one training batch (forward,
+backward-data and backward-weight GEMMs plus the element-wise update work, with SWA averaging
+every ``swa_cycle`` steps) and estimated on an accelerator preset with each role's format.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from swalp.roles import RoleSpec
+
+#: accel_model's names of our roles.
+ACCEL_ROLES = {"W": "weights", "A": "activations", "E": "errors", "G": "gradients", "M": "state"}
+DEFAULT_ACCELERATOR = "tpu_v1"
+
+
+def accel_formats(specs: Mapping[str, RoleSpec]) -> tuple[dict[str, object], dict[str, str]]:
+    """Formats and roundings of each role as accel_model expects them: parameter roles with the
+    layout of a 2-D weight (per output channel under ``auto``), activation roles of a 4-D
+    tensor; accumulators and the SWA average in fp32 (torch accumulates GEMMs in float32)."""
+    formats: dict[str, object] = {"accumulators": "fp32", "average": "fp32"}
+    rounding = {"accumulators": "nearest", "average": "nearest"}
+    for role, name in ACCEL_ROLES.items():
+        spec = specs[role]
+        shape = (2, 2) if role in ("W", "G", "M") else (1, 1, 1, 1)
+        formats[name] = spec.format_for(shape) if spec.enabled else "fp32"
+        rounding[name] = "stochastic" if spec.enabled and spec.rounding == "stochastic" else "nearest"
+    return formats, rounding
+
+
+def activation_shapes(model: nn.Module, example: torch.Tensor,
+                      layer_types: tuple[type[nn.Module], ...]) -> list[tuple[int, ...]]:
+    """Output shapes of the layers of ``layer_types`` for one forward pass on ``example``."""
+    shapes: list[tuple[int, ...]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: shapes.append(tuple(out.shape)))
+             for m in model.modules() if isinstance(m, layer_types)]
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes
+
+
+def bits_per_element(spec: RoleSpec, shapes: list[tuple[int, ...]]) -> float:
+    """Mean storage bits per element of ``spec``'s role over tensors of ``shapes``, weighted
+    by element count, shared exponents/scales included (32 for a full-precision role)."""
+    if not spec.enabled:
+        return 32.0
+    total = bits = 0.0
+    for shape in shapes:
+        fmt = spec.format_for(shape)
+        size = math.prod(shape)
+        per = getattr(fmt, "bits_per_element", None)
+        bits += (per(shape) if per is not None else fmt.bits) * size
+        total += size
+    return bits / total if total else float(spec.format_for((1,)).bits)
+
+
+def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleSpec],
+              swa_cycle: int | None, accelerator: str = DEFAULT_ACCELERATOR) -> dict[str, object]:
+    """Cost of one training step of ``model`` (full precision, no quantizers) on a batch like
+    ``example``: ``accelerator``, ``cycles_per_step``, ``energy_pj_per_step`` (picojoules),
+    ``speedup_vs_fp32`` (fp32 cycles / ours) and ``energy_ratio_vs_fp32`` (fp32 energy / ours:
+    how many times less energy than the same step in fp32), both as ``accel_model`` compares."""
+    import accel_model
+
+    workload = accel_model.Workload.from_torch(model, example, training=True, swa_cycle=swa_cycle)
+    formats, rounding = accel_formats(specs)
+    report = accel_model.estimate(workload, accel_model.Accelerator.preset(accelerator), formats=formats,
+                                  rounding=rounding)
+    compare = report.compare(baseline="fp32")
+    return {
+        "accelerator": accelerator,
+        "cycles_per_step": float(report.total.total_cycles),
+        "energy_pj_per_step": float(report.total.energy_pj),
+        "speedup_vs_fp32": float(compare.total_speedup),
+        "energy_ratio_vs_fp32": float(compare.total_energy_ratio),
+    }

@@ -1,0 +1,164 @@
+"""Data sets that need no download at run time, as in-memory float32 tensors, and a
+deterministic batch iterator.
+
+* :func:`digits`: scikit-learn's bundled 8x8 digits (1,797 images), a fixed split of 1,297
+  training and 500 test images, standardized with the training mean and standard deviation.
+* :func:`synthetic_regression`: ``y = X w* + noise`` with Gaussian ``X``, a fixed seed.
+* :func:`cifar`: CIFAR-10/100 from a local directory in torchvision's pickle format (never
+  downloaded); per-channel normalization, random crop and flip for training.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: Seed of the fixed data splits (independent of a run's seed, so runs compare).
+DATA_SEED = 0
+DIGITS_TEST = 500
+
+
+@dataclass
+class Dataset:
+    """Training and test tensors. ``x``: float32 inputs; ``y``: int64 class labels or float32
+    regression targets. ``augment``: optional per-batch transform of training inputs, called
+    with a ``torch.Generator``."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+
+
+class Batches:
+    """Mini-batches of ``(x, y)`` in an order fixed by ``(seed, epoch)``.
+
+    Args:
+        x, y: tensors with the same first dimension.
+        batch_size: examples per batch (the last batch may be smaller).
+        seed: run seed; ``shuffle`` with ``epoch`` fixes the permutation.
+        augment: transform applied to each input batch (training only).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0,
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.x, self.y, self.batch_size, self.seed, self.augment = x, y, batch_size, seed, augment
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def epoch(self, epoch: int, shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of ``epoch``: shuffled by a generator seeded with ``(seed, epoch)``."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.x), generator=generator) if shuffle else torch.arange(len(self.x))
+        for start in range(0, len(self.x), self.batch_size):
+            index = order[start:start + self.batch_size]
+            x = self.x[index]
+            if self.augment is not None and shuffle:
+                x = self.augment(x, generator)
+            yield x, self.y[index]
+
+    def in_order(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """All batches in data order, without augmentation (evaluation, BatchNorm refresh)."""
+        return [(self.x[i:i + self.batch_size], self.y[i:i + self.batch_size])
+                for i in range(0, len(self.x), self.batch_size)]
+
+
+def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, std = train.mean(), train.std()
+    return (torch.from_numpy(((train - mean) / std).astype(np.float32)),
+            torch.from_numpy(((test - mean) / std).astype(np.float32)))
+
+
+def digits(image: bool = True) -> Dataset:
+    """scikit-learn's 8x8 digits: inputs ``(N, 1, 8, 8)`` (``image``) or ``(N, 64)``."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    order = np.random.RandomState(DATA_SEED).permutation(len(bunch.target))
+    test, train = order[:DIGITS_TEST], order[DIGITS_TEST:]
+    x = bunch.data.astype(np.float64)
+    x_train, x_test = _standardize(x[train], x[test])
+    if image:
+        x_train, x_test = x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    return Dataset(x_train, y[train], x_test, y[test])
+
+
+def synthetic_regression(features: int = 64, train: int = 1024, test: int = 256,
+                         noise: float = 0.1) -> Dataset:
+    """``y = X w* + noise``: ``X`` and ``w*`` standard normal (``w*`` scaled by
+    ``1/sqrt(features)``), Gaussian noise of standard deviation ``noise``; fixed seed."""
+    rng = np.random.RandomState(DATA_SEED)
+    w_star = rng.standard_normal(features) / np.sqrt(features)
+    x = rng.standard_normal((train + test, features))
+    y = x @ w_star + noise * rng.standard_normal(train + test)
+    xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+    return Dataset(xt[:train], yt[:train], xt[train:], yt[train:])
+
+
+#: (subdirectory, training files, test file, label key) of torchvision's CIFAR layouts.
+CIFAR_LAYOUT = {
+    10: ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
+    100: ("cifar-100-python", ["train"], "test", b"fine_labels"),
+}
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _crop_and_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random 32x32 crop of the 4-pixel zero-padded image and random horizontal flip."""
+    n = len(x)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    dx = torch.randint(0, 9, (n,), generator=generator)
+    dy = torch.randint(0, 9, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    out = torch.empty_like(x)
+    for i in range(n):
+        crop = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+        out[i] = crop.flip(-1) if flip[i] else crop
+    return out
+
+
+def cifar(data_dir: str | Path, classes: int) -> Dataset:
+    """CIFAR-10 or CIFAR-100 from ``data_dir`` in torchvision's format (the directory that
+    holds ``cifar-10-batches-py/`` or ``cifar-100-python/``).
+
+    Raises:
+        ValueError: ``classes`` is not 10 or 100.
+        FileNotFoundError: an expected file is missing (the message names it).
+    """
+    if classes not in CIFAR_LAYOUT:
+        raise ValueError(f"classes must be 10 or 100, got {classes!r}")
+    sub, train_files, test_file, label_key = CIFAR_LAYOUT[classes]
+    root = Path(data_dir) / sub
+    missing = [str(root / f) for f in [*train_files, test_file] if not (root / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"--data-dir {data_dir}: CIFAR-{classes} in torchvision's format needs {', '.join(missing)}"
+        )
+
+    def load(files: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for name in files:
+            with open(root / name, "rb") as fh:
+                batch = pickle.load(fh, encoding="bytes")
+            xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(batch[label_key], dtype=np.int64))
+        x = torch.from_numpy(np.concatenate(xs).astype(np.float32) / 255.0)
+        mean, std = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1), torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+        return (x - mean) / std, torch.from_numpy(np.concatenate(ys))
+
+    x_train, y_train = load(train_files)
+    x_test, y_test = load([test_file])
+    return Dataset(x_train, y_train, x_test, y_test, augment=_crop_and_flip)

@@ -1,0 +1,374 @@
+"""Run one experiment: a task trained with one method at given formats, joined with the
+accelerator cost of a training step; JSON record, atomic per-epoch checkpoints, resume.
+
+Methods: ``sgd-fp`` (float32 SGD), ``swa-fp`` (float32 SGD + SWA), ``sgd-lp`` (every role
+quantized, :class:`~swalp.optim.LowPrecisionSGD`), ``swalp`` (``sgd-lp`` + averaging of the
+low-precision iterates). Full-precision methods ignore ``formats`` (their record says fp32).
+
+A run is deterministic for a seed: torch and Numba run single-threaded, the model is
+initialized after ``torch.manual_seed(seed)``, the data order is a function of
+``(seed, epoch)`` and stochastic rounding of ``(seed, call count)``. A run resumed from its
+checkpoint ends with weights bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from swalp import cost as costs
+from swalp.checkpoint import load_checkpoint, save_checkpoint, write_json
+from swalp.data import Batches
+from swalp.insert import insert_quantizers
+from swalp.optim import LowPrecisionSGD
+from swalp.quantizer import NonFiniteError, RandomStream
+from swalp.roles import ROLES, role_specs
+from swalp.schedule import Schedule
+from swalp.swa import Averager
+from swalp.tasks import TASKS, Task, flat_parameters, get_task, optimum
+from swalp.threads import single_threaded
+from swalp.training import evaluate, train_epoch
+
+METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")
+AVERAGING = ("swa-fp", "swalp")
+LOW_PRECISION = ("sgd-lp", "swalp")
+SCHEDULES = ("paper", "constant")
+RECORD_FILE, CHECKPOINT_FILE = "record.json", "checkpoint.pt"
+EVAL_BATCH = 1000
+#: First counter of the stream that evaluates the low-precision average (far from training's).
+EVAL_STREAM_COUNTER = 1 << 62
+#: Fields a task supplies when the config leaves them None.
+TASK_DEFAULTS = ("epochs", "batch_size", "lr", "swa_lr", "swa_start", "momentum", "weight_decay", "schedule")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Everything that defines a run (JSON-serializable with :meth:`to_dict`).
+
+    Attributes:
+        task: a name from :data:`swalp.tasks.TASKS`.
+        method: one of :data:`METHODS`.
+        formats: role -> format spelling (roles ``W A E G M``), or one spelling for all.
+        rounding: role -> rounding mode, or one mode for all.
+        layout: role -> block layout (``auto``, ``tensor``, ``dim0``, ``block:N``), or one.
+        epochs, batch_size, lr, swa_lr, swa_start, momentum, weight_decay, schedule: None takes
+            the task's default. ``swa_start`` is the first averaging epoch (0-based); the
+            schedule is ``paper`` (see :mod:`swalp.schedule`) or ``constant``.
+        cycle: optimizer steps between averages (None: once per epoch).
+        cyclic_min: with a value, cyclic SWA: the rate falls from ``swa_lr`` to it each cycle.
+        nesterov: Nesterov momentum.
+        accumulator: format of a higher-precision weight accumulator, or None for none.
+        seed: run seed (model init, data order, stochastic rounding).
+        data_dir: directory of local data (CIFAR tasks).
+        accelerator: ``accel_model`` preset for the cost of a training step.
+    """
+
+    task: str = "digits-vgg"
+    method: str = "swalp"
+    formats: dict[str, str] | str = "bfp8"
+    rounding: dict[str, str] | str = "stochastic"
+    layout: dict[str, str] | str = "auto"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    swa_lr: float | None = None
+    swa_start: int | None = None
+    cycle: int | None = None
+    cyclic_min: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    nesterov: bool = False
+    schedule: str | None = None
+    accumulator: str | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    accelerator: str = costs.DEFAULT_ACCELERATOR
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, formats/rounding/layout expanded to one entry per role."""
+        out = dataclasses.asdict(self)
+        for name in ("formats", "rounding", "layout"):
+            value = out[name]
+            out[name] = dict.fromkeys(ROLES, value) if isinstance(value, str) else dict(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields {unknown}; fields are {sorted(names)}")
+        return cls(**data)
+
+    def resolved(self) -> RunConfig:
+        """A copy with the task's defaults filled in and every field checked.
+
+        Raises:
+            ValueError: unknown task/method/schedule/format, or inconsistent options
+                (e.g. ``swa_start >= epochs`` for an averaging method).
+        """
+        task = get_task(self.task)
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; methods are {', '.join(METHODS)}")
+        filled = dataclasses.replace(self, **{
+            name: task.defaults[name] for name in TASK_DEFAULTS if getattr(self, name) is None})
+        if filled.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {filled.schedule!r}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(filled, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "swa_lr"):
+            if not getattr(filled, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(filled, name)!r}")
+        if not 0 <= filled.momentum < 1 or filled.weight_decay < 0:
+            raise ValueError(f"momentum must be in [0, 1) and weight_decay >= 0, got {filled.momentum}, "
+                             f"{filled.weight_decay}")
+        if isinstance(filled.seed, bool) or not isinstance(filled.seed, int) or filled.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {filled.seed!r}")
+        if filled.method in AVERAGING and not 1 <= filled.swa_start < filled.epochs:
+            raise ValueError(f"swa_start must be in [1, epochs - 1] = [1, {filled.epochs - 1}] for "
+                             f"{filled.method}, got {filled.swa_start} (epochs = {filled.epochs})")
+        if filled.data_dir is None and task.needs_data_dir:
+            raise ValueError(f"task {filled.task} needs data_dir (--data-dir): nothing is downloaded")
+        filled.specs()  # checks formats, rounding and layout
+        return filled
+
+    def specs(self) -> dict:
+        """Role specs in effect: the given formats for low-precision methods, fp32 otherwise;
+        convex tasks have no activations, so ``A`` and ``E`` are fp32 there."""
+        specs = role_specs(self.formats, self.rounding, self.layout)
+        if self.method not in LOW_PRECISION:
+            return role_specs("fp32", self.rounding, self.layout)
+        if get_task(self.task).convex:
+            fmts = {r: ("fp32" if r in ("A", "E") else specs[r].fmt) for r in ROLES}
+            return role_specs(fmts, self.rounding, self.layout)
+        return specs
+
+
+class RunExistsError(FileExistsError):
+    """The output directory holds a finished run (pass force=True / --force to overwrite)."""
+
+
+def _schedule(config: RunConfig, steps_per_epoch: int) -> Schedule:
+    averaging = config.method in AVERAGING
+    return Schedule(config.lr, config.epochs, steps_per_epoch, config.swa_start if averaging else None,
+                    config.swa_lr if averaging else None, config.cycle, config.cyclic_min,
+                    decay=config.schedule == "paper")
+
+
+class _Run:
+    """The state of one run: model, optimizer, stream, averager, data, history."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.task: Task = get_task(config.task)
+        self.specs = config.specs()
+        data = self.task.load(config.data_dir)
+        self.train = Batches(data.x_train, data.y_train, config.batch_size, config.seed, data.augment)
+        self.train_in_order = self.train.in_order()
+        self.test = Batches(data.x_test, data.y_test, EVAL_BATCH).in_order()
+        self.stream = RandomStream(config.seed)
+        torch.manual_seed(config.seed)
+        self.model = self.task.build()
+        self.example = data.x_train[:config.batch_size]
+        self.lp = config.method in LOW_PRECISION
+        if self.lp and not self.task.convex:
+            classifier = getattr(self.model, "classifier", None)
+            insert_quantizers(self.model, self.specs["A"], self.specs["E"], self.stream,
+                              exclude=(classifier,) if classifier is not None else ())
+        self.optimizer = LowPrecisionSGD(
+            self.model.parameters(), self.specs, self.stream, lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay, nesterov=config.nesterov,
+            accumulator=config.accumulator if self.lp else None)
+        self.schedule = _schedule(config, len(self.train))
+        self.averager = Averager(self.model, self.stream) if config.method in AVERAGING else None
+        self.optimum = optimum(self.task.name, config.weight_decay) if self.task.convex else None
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0
+        self.elapsed = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(), "epoch": self.epoch, "elapsed": self.elapsed,
+            "history": self.history, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "stream": self.stream.state_dict(),
+            "averager": None if self.averager is None else self.averager.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.elapsed, self.history = state["epoch"], state["elapsed"], state["history"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.stream.load_state_dict(state["stream"])
+        if self.averager is not None:
+            self.averager.load_state_dict(state["averager"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def distance(self, model: torch.nn.Module) -> float | None:
+        if self.optimum is None:
+            return None
+        return float((flat_parameters(model) - self.optimum).pow(2).sum())
+
+    def run_epoch(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        train_loss = train_epoch(self.model, self.optimizer, self.train, self.task, self.schedule, self.epoch,
+                                 self.averager)
+        test_loss, test_error = evaluate(self.model, self.test, self.task)
+        row: dict[str, Any] = {
+            "epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+            "test_loss": test_loss, "test_error": test_error, "swa_test_error": None,
+            "dist_to_opt": self.distance(self.model), "swa_dist_to_opt": None,
+        }
+        if self.averager is not None and self.averager.count:
+            average = self.averager.full_precision(self.train_in_order)
+            row["swa_test_error"] = evaluate(average, self.test, self.task)[1]
+            row["swa_dist_to_opt"] = self.distance(average)
+        self.epoch += 1
+        self.elapsed += time.perf_counter() - start
+        row["time_s"] = self.elapsed
+        self.history.append(row)
+        return row
+
+    def final(self, low_precision_average: bool = True) -> dict[str, Any]:
+        """Final metrics; ``swa_lp_test_error`` (the average quantized to W's format, activations
+        quantized) only with ``low_precision_average``. It draws from a stream of its own, so
+        evaluating it does not change training."""
+        last = self.history[-1]
+        final = {key: last[key] for key in ("train_loss", "test_error", "swa_test_error", "dist_to_opt",
+                                             "swa_dist_to_opt")}
+        final["swa_lp_test_error"] = None
+        if low_precision_average and self.averager is not None and self.lp and self.averager.count:
+            stream = RandomStream(self.config.seed, EVAL_STREAM_COUNTER)
+            average = self.averager.low_precision(self.train_in_order, self.specs["W"], stream)
+            final["swa_lp_test_error"] = evaluate(average, self.test, self.task)[1]
+        return final
+
+
+def _cost(run: _Run) -> dict[str, Any]:
+    swa_cycle = run.schedule.cycle_steps if run.averager is not None else None
+    plain = run.task.build()
+    try:
+        return costs.step_cost(plain, run.example, run.specs, swa_cycle, run.config.accelerator)
+    except (ImportError, AttributeError) as err:  # accel_model without estimate()
+        return {"accelerator": run.config.accelerator, "error": f"accel_model: {err}"}
+
+
+def _bits(run: _Run) -> dict[str, float]:
+    params = [tuple(p.shape) for p in run.model.parameters()]
+    acts = costs.activation_shapes(run.task.build(), run.example, (torch.nn.Conv2d, torch.nn.Linear,
+                                                                     torch.nn.ReLU))
+    shapes = {"W": params, "G": params, "M": params, "A": acts or [tuple(run.example.shape)], "E": acts}
+    return {role: costs.bits_per_element(run.specs[role], shapes[role] or params) for role in ROLES}
+
+
+def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status: str) -> dict[str, Any]:
+    """The JSON record (schema in README): config fields flat, then results."""
+    config = run.config.to_dict()
+    record: dict[str, Any] = dict(config)
+    record["formats"] = {r: run.specs[r].fmt for r in ROLES}
+    record["formats_requested"] = config["formats"]
+    record["status"] = status
+    record["epochs_done"] = run.epoch
+    record["history"] = run.history
+    final = run.final(low_precision_average=status == "finished") if run.history else {}
+    record["final"] = final
+    record["cost"] = cost
+    averaged = run.averager is not None
+    record["test_error"] = final.get("swa_test_error" if averaged else "test_error")
+    record["train_loss"] = final.get("train_loss")
+    record["dist_to_opt"] = final.get("swa_dist_to_opt" if averaged else "dist_to_opt")
+    record["wall_time_s"] = run.elapsed
+    record["cost_cycles_per_step"] = cost.get("cycles_per_step")
+    record["cost_energy_pj_per_step"] = cost.get("energy_pj_per_step")
+    record["cost_speedup_vs_fp32"] = cost.get("speedup_vs_fp32")
+    record["cost_energy_ratio_vs_fp32"] = cost.get("energy_ratio_vs_fp32")
+    record["bits_per_element"] = bits
+    return record
+
+
+def _prepare_out(out: Path, config: RunConfig, resume: bool, force: bool) -> dict[str, Any] | None:
+    """Check ``out`` before training; returns the checkpoint state to resume from, if any."""
+    record_path, checkpoint_path = out / RECORD_FILE, out / CHECKPOINT_FILE
+    if record_path.exists() and not force:
+        status = json.loads(record_path.read_text()).get("status")
+        if status == "finished":
+            raise RunExistsError(f"{record_path} holds a finished run; pass force=True (--force) to "
+                                 "overwrite it")
+    if not resume or not checkpoint_path.exists():
+        return None
+    state = load_checkpoint(checkpoint_path)
+    if state["config"] != config.to_dict():
+        theirs, ours = state["config"], config.to_dict()
+        diff = sorted(k for k in ours if theirs.get(k) != ours[k])
+        raise ValueError(f"--resume: {checkpoint_path} is from a different config (differs in "
+                         f"{', '.join(diff)})")
+    return state
+
+
+def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpoint: bool = True, *,
+                   resume: bool = False, force: bool = False, progress: bool = False) -> dict[str, Any]:
+    """Train ``config`` and return its record (see README, "swalp" section).
+
+    Args:
+        config: the run; None hyperparameters take the task's defaults.
+        out_dir: directory for ``record.json`` (written after every epoch) and, with
+            ``checkpoint``, ``checkpoint.pt`` (atomically, after every epoch).
+        checkpoint: write checkpoints (needs ``out_dir``).
+        resume: continue from ``out_dir``'s checkpoint (must be of the same config).
+        force: overwrite a finished run's record.
+        progress: show a tqdm progress bar over epochs.
+
+    Raises:
+        ValueError: bad config (before any training), or a checkpoint of another config.
+        RunExistsError: ``out_dir`` holds a finished run and ``force`` is False.
+        NonFiniteError: training diverged (NaN/inf); the last good checkpoint is kept.
+    """
+    config = config.resolved()
+    out = Path(out_dir) if out_dir is not None else None
+    state = _prepare_out(out, config, resume, force) if out is not None else None
+    with single_threaded():
+        run = _Run(config)
+        cost, bits = _cost(run), _bits(run)
+        if state is not None:
+            run.load_state_dict(state)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=config.epochs, initial=run.epoch, desc=f"{config.task} {config.method}",
+                       unit="epoch")
+        try:
+            while run.epoch < config.epochs:
+                try:
+                    row = run.run_epoch()
+                except NonFiniteError as err:
+                    kept = ""
+                    if out is not None and checkpoint:
+                        kept = f"; last good checkpoint: {out / CHECKPOINT_FILE}"
+                    raise NonFiniteError(f"{err}{kept} (epoch {run.epoch})") from None
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{row['train_loss']:.4g}", err=f"{row['test_error']:.3g}")
+                if out is not None:
+                    if checkpoint:
+                        save_checkpoint(run.state_dict(), out / CHECKPOINT_FILE)
+                    if run.epoch < config.epochs:
+                        write_json(build_record(run, cost, bits, "running"), out / RECORD_FILE)
+        finally:
+            if bar is not None:
+                bar.close()
+        record = build_record(run, cost, bits, "finished")
+    if out is not None:
+        write_json(record, out / RECORD_FILE)
+    return record
+
+
+__all__ = ["METHODS", "TASKS", "RunConfig", "RunExistsError", "run_experiment"]

@@ -1,0 +1,103 @@
+"""Learning-rate schedule of the SWALP paper's code, and when to average.
+
+Per epoch ``e`` (0-based), with ``lr`` the initial rate:
+
+* averaging methods (``swa-fp``, ``swalp``): ``t = e / swa_start``; ``lr`` while
+  ``t <= 0.5``, then linear decay to ``0.01 * lr`` at ``t = 0.9``, held until ``swa_start``;
+  from ``swa_start`` on, constant ``swa_lr`` (or, with ``cyclic_min``, a per-step saw tooth
+  from ``swa_lr`` down to ``cyclic_min`` over each averaging cycle, as cyclic SWA).
+* plain SGD (``sgd-fp``, ``sgd-lp``): the same shape over the whole budget,
+  ``t = e / epochs``, ending at ``0.01 * lr``.
+* ``decay=False``: ``lr`` constant (then ``swa_lr`` from ``swa_start``), for convex tasks.
+
+The averaged model takes a new iterate after every ``cycle`` optimizer steps counted from the
+first step of epoch ``swa_start`` (``cycle = steps per epoch``: once per epoch, at its end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Final learning rate of the decay, as a fraction of the initial one (paper's code).
+DECAY_RATIO = 0.01
+
+
+def decay_factor(t: float) -> float:
+    """Multiplier of the initial rate at fraction ``t`` of the decay budget (>= 0)."""
+    if t <= 0.5:
+        return 1.0
+    if t <= 0.9:
+        return 1.0 - (1.0 - DECAY_RATIO) * (t - 0.5) / 0.4
+    return DECAY_RATIO
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning rate and averaging points of one run.
+
+    Args:
+        lr: initial learning rate.
+        epochs: training epochs.
+        steps_per_epoch: optimizer steps per epoch.
+        swa_start: first averaging epoch, or None for plain SGD.
+        swa_lr: learning rate from ``swa_start`` on (top of each cycle when cyclic).
+        cycle: optimizer steps between averages (None: ``steps_per_epoch``).
+        cyclic_min: bottom of the cyclic rate, or None for a constant ``swa_lr``.
+        decay: False for a constant ``lr`` (then ``swa_lr`` from ``swa_start``): the convex
+            experiments' setting.
+    """
+
+    lr: float
+    epochs: int
+    steps_per_epoch: int
+    swa_start: int | None = None
+    swa_lr: float | None = None
+    cycle: int | None = None
+    cyclic_min: float | None = None
+    decay: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ValueError(f"epochs and steps_per_epoch must be >= 1, got {self.epochs}, "
+                             f"{self.steps_per_epoch}")
+        if self.swa_start is not None:
+            if not 1 <= self.swa_start < self.epochs:
+                raise ValueError(f"swa_start must be in [1, epochs - 1] = [1, {self.epochs - 1}], "
+                                 f"got {self.swa_start}")
+            if self.swa_lr is None or not self.swa_lr > 0:
+                raise ValueError(f"swa_lr must be > 0 when averaging, got {self.swa_lr}")
+        if self.cycle is not None and self.cycle < 1:
+            raise ValueError(f"cycle must be >= 1 optimizer steps, got {self.cycle}")
+        if self.cyclic_min is not None and not 0 < self.cyclic_min <= (self.swa_lr or 0):
+            raise ValueError(f"cyclic_min must be in (0, swa_lr], got {self.cyclic_min}")
+
+    @property
+    def averaging(self) -> bool:
+        return self.swa_start is not None
+
+    @property
+    def cycle_steps(self) -> int:
+        return self.cycle or self.steps_per_epoch
+
+    def _swa_step(self, step: int) -> int:
+        """Steps since the first averaging epoch began (negative before it)."""
+        return step - (self.swa_start or 0) * self.steps_per_epoch
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimizer step ``step`` (0-based, counted over the whole run)."""
+        epoch = step // self.steps_per_epoch
+        if not self.averaging:
+            return self.lr * decay_factor(epoch / self.epochs) if self.decay else self.lr
+        if epoch < self.swa_start:
+            return self.lr * decay_factor(epoch / self.swa_start) if self.decay else self.lr
+        if self.cyclic_min is None:
+            return self.swa_lr
+        t = (self._swa_step(step) % self.cycle_steps + 1) / self.cycle_steps
+        return (1 - t) * self.swa_lr + t * self.cyclic_min
+
+    def average_after(self, step: int) -> bool:
+        """True when the iterate after optimizer step ``step`` joins the average."""
+        since = self._swa_step(step)
+        return self.averaging and since >= 0 and (since + 1) % self.cycle_steps == 0

@@ -1,0 +1,173 @@
+"""Registry of training tasks: data, model, loss, metric and default hyperparameters.
+
+Convex tasks (``linreg``, ``logreg``) quantize weights, gradients and optimizer state only
+(roles ``W``, ``G``, ``M``): the paper's theory setting, where the model has no activations.
+They also know their optimum, so runs report the squared distance to it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from swalp import data as datasets
+from swalp.models import VGG, VGG16, VGG_DIGITS, PreResNet
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the registry.
+
+    Attributes:
+        name: registry key.
+        description: one line for ``--help`` and reports.
+        kind: ``classification`` (test error in % misclassified) or ``regression`` (test error
+            is the test mean squared error).
+        load: ``data_dir -> Dataset``.
+        build: ``() -> nn.Module`` in full precision (call after seeding torch).
+        defaults: hyperparameters used when a :class:`~swalp.experiments.RunConfig` leaves
+            them None.
+        convex: True for the convex tasks (see the module docstring).
+        needs_data_dir: the data must be given with ``--data-dir``.
+    """
+
+    name: str
+    description: str
+    kind: str
+    load: Callable[[str | None], datasets.Dataset]
+    build: Callable[[], nn.Module]
+    defaults: dict = field(default_factory=dict)
+    convex: bool = False
+    needs_data_dir: bool = False
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean training loss: cross entropy, or half the mean squared error."""
+        if self.kind == CLASSIFICATION:
+            return nn.functional.cross_entropy(output, target)
+        return 0.5 * nn.functional.mse_loss(output.squeeze(-1), target)
+
+    def errors(self, output: torch.Tensor, target: torch.Tensor) -> float:
+        """Sum over the batch of the error measure: misclassified count, or squared error."""
+        if self.kind == CLASSIFICATION:
+            return float((output.argmax(1) != target).sum())
+        return float(((output.squeeze(-1) - target) ** 2).sum())
+
+    def error_scale(self) -> float:
+        """Factor from mean error to the reported test error (100: percent)."""
+        return 100.0 if self.kind == CLASSIFICATION else 1.0
+
+
+def flat_parameters(model: nn.Module) -> torch.Tensor:
+    """All parameters of ``model`` as one float64 vector (``model.parameters()`` order)."""
+    return torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
+
+
+@functools.lru_cache(maxsize=8)
+def optimum(task_name: str, weight_decay: float) -> torch.Tensor:
+    """Minimizer of a convex task's training objective, mean loss + weight_decay/2 * |theta|^2,
+    as a float64 vector in ``model.parameters()`` order.
+
+    Linear regression: the normal equations. Logistic regression: L-BFGS in float64 to a
+    gradient norm below 1e-10 (needs ``weight_decay > 0``: the digits are separable).
+    """
+    task = TASKS[task_name]
+    if not task.convex:
+        raise ValueError(f"task {task_name} is not convex: it has no computed optimum")
+    data = task.load(None)
+    x = data.x_train.double().reshape(len(data.x_train), -1)
+    n, d = x.shape
+    if task.kind == REGRESSION:
+        gram = x.T @ x / n + weight_decay * torch.eye(d, dtype=torch.float64)
+        return torch.linalg.solve(gram, x.T @ data.y_train.double() / n)
+    if not weight_decay > 0:
+        raise ValueError(f"weight_decay must be > 0 for {task_name}: without it the optimum is at infinity")
+    model = task.build().double()
+    opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=500, tolerance_grad=1e-10,
+                            tolerance_change=0, history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = task.loss(model(x), data.y_train) + weight_decay / 2 * flat_parameters(model).pow(2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(20):
+        opt.step(closure)
+    return flat_parameters(model)
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(image: bool) -> datasets.Dataset:
+    return datasets.digits(image)
+
+
+@functools.lru_cache(maxsize=1)
+def _regression() -> datasets.Dataset:
+    return datasets.synthetic_regression()
+
+
+def _no_data_dir(loader: Callable[[], datasets.Dataset]) -> Callable[[str | None], datasets.Dataset]:
+    return lambda data_dir: loader()
+
+
+def _cifar(classes: int) -> Callable[[str | None], datasets.Dataset]:
+    def load(data_dir: str | None) -> datasets.Dataset:
+        if data_dir is None:
+            raise ValueError(f"CIFAR-{classes} tasks need --data-dir (a directory in torchvision's format; "
+                             "nothing is downloaded)")
+        return datasets.cifar(data_dir, classes)
+
+    return load
+
+
+_CNN_DEFAULTS = dict(epochs=20, batch_size=64, lr=0.05, swa_lr=0.01, swa_start=12, momentum=0.9,
+                     weight_decay=5e-4, schedule="paper")
+_CIFAR_DEFAULTS = dict(epochs=300, batch_size=128, lr=0.05, swa_lr=0.01, swa_start=200, momentum=0.9,
+                       weight_decay=5e-4, schedule="paper")
+
+TASKS: dict[str, Task] = {
+    "linreg": Task(
+        "linreg", "linear regression on synthetic data (64 features, 1024 examples)", REGRESSION,
+        _no_data_dir(_regression), lambda: nn.Linear(64, 1, bias=False),
+        dict(epochs=20, batch_size=8, lr=0.02, swa_lr=0.02, swa_start=2, momentum=0.0, weight_decay=0.0,
+             schedule="constant"),
+        convex=True),
+    "logreg": Task(
+        "logreg", "multinomial logistic regression on scikit-learn's 8x8 digits", CLASSIFICATION,
+        _no_data_dir(lambda: _digits(False)), lambda: nn.Linear(64, 10),
+        dict(epochs=20, batch_size=32, lr=0.05, swa_lr=0.05, swa_start=4, momentum=0.0, weight_decay=1e-3,
+             schedule="constant"),
+        convex=True),
+    "digits-vgg": Task(
+        "digits-vgg", "small VGG (conv 32-32-M-64-64-M, BN) on scikit-learn's 8x8 digits", CLASSIFICATION,
+        _no_data_dir(lambda: _digits(True)), lambda: VGG(VGG_DIGITS, 1, 8, 10), dict(_CNN_DEFAULTS)),
+    "digits-preresnet": Task(
+        "digits-preresnet", "pre-activation ResNet-8 (width 16) on scikit-learn's 8x8 digits", CLASSIFICATION,
+        _no_data_dir(lambda: _digits(True)), lambda: PreResNet(8, 1, 10), dict(_CNN_DEFAULTS)),
+    "cifar10-vgg16": Task(
+        "cifar10-vgg16", "VGG16 (BN) on CIFAR-10 from --data-dir", CLASSIFICATION,
+        _cifar(10), lambda: VGG(VGG16, 3, 32, 10), dict(_CIFAR_DEFAULTS), needs_data_dir=True),
+    "cifar100-vgg16": Task(
+        "cifar100-vgg16", "VGG16 (BN) on CIFAR-100 from --data-dir", CLASSIFICATION,
+        _cifar(100), lambda: VGG(VGG16, 3, 32, 100), dict(_CIFAR_DEFAULTS), needs_data_dir=True),
+    "cifar10-preresnet164": Task(
+        "cifar10-preresnet164", "PreResNet-164 (bottleneck) on CIFAR-10 from --data-dir", CLASSIFICATION,
+        _cifar(10), lambda: PreResNet(164, 3, 10, bottleneck=True), dict(_CIFAR_DEFAULTS, lr=0.1),
+        needs_data_dir=True),
+}
+#: Other spellings of task names.
+ALIASES = {"vgg-digits": "digits-vgg", "preresnet-digits": "digits-preresnet"}
+TASKS.update({alias: TASKS[name] for alias, name in ALIASES.items()})
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name`` (an alias resolves to its task)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; tasks are {', '.join(sorted(TASKS))}")
+    return TASKS[name]
