@@ -189,7 +189,11 @@ class _Context:
         accel, e = self.accel, self.accel.energy
         mults, adds, vec_ops = ELEMENTWISE_OPS[layer.op]
         n = layer.elements * layer.per_step
-        cycles = max(1, math.ceil(n * vec_ops / accel.cols))
+        quant = 0.0
+        if layer.op == "quantize":
+            quant = n * self.quant_pj(self.ops["accumulators"], self.ops[layer.ofmap_role])
+            vec_ops = vec_ops if quant else 0  # nothing to round when the formats are equal
+        cycles = math.ceil(n * vec_ops / accel.cols)
         arith = self.ops["average"] if layer.op == "swa" else self.ops["accumulators"]
         shape = (layer.elements, 1)
         read_bytes = sum(n * self.ops[r].bits_per_element(shape) / 8 for r in layer.reads)
@@ -198,11 +202,6 @@ class _Context:
         write_words = math.ceil(n) * len(layer.writes)
         sram_words = {"ifmap": read_words, "filter": 0, "ofmap": write_words}
         sram_bytes = {"ifmap": read_bytes, "filter": 0.0, "ofmap": write_bytes}
-        quant = (
-            n * self.quant_pj(self.ops["accumulators"], self.ops[layer.ofmap_role])
-            if layer.op == "quantize"
-            else 0.0
-        )
         energy = {
             "mac": n
             * (mults * e.mult_pj(arith.kind, arith.width) + adds * e.add_pj(arith.kind, arith.width)),

@@ -104,7 +104,7 @@ class Cost:
             macs=layer.macs,
             compute_cycles=compute_cycles,
             stall_cycles=stall_cycles,
-            utilization=layer.macs / (accel.pes * total),
+            utilization=layer.macs / (accel.pes * total) if total else 0.0,
             mapping_efficiency=mapping_efficiency,
             compute_utilization=compute_utilization,
             latency_s=total / (accel.clock_mhz * 1e6),
@@ -337,13 +337,19 @@ class LayerRatio:
 
     @property
     def speedup(self) -> float:
-        """Baseline total cycles / ours (> 1: ours is faster)."""
-        return self.baseline_cycles / self.cycles
+        """Baseline total cycles / ours (> 1: ours is faster; 1 when both are 0, inf when only ours is)."""
+        return _ratio(self.baseline_cycles, self.cycles)
 
     @property
     def energy_ratio(self) -> float:
-        """Baseline energy / ours (> 1: ours uses less energy)."""
-        return self.baseline_energy_pj / self.energy_pj
+        """Baseline energy / ours (> 1: ours uses less energy; 1 when both are 0, inf when only ours is)."""
+        return _ratio(self.baseline_energy_pj, self.energy_pj)
+
+
+def _ratio(baseline: float, ours: float) -> float:
+    if ours == 0:
+        return 1.0 if baseline == 0 else float("inf")
+    return baseline / ours
 
 
 class Comparison:
