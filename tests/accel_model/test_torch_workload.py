@@ -28,12 +28,15 @@ class SmallCNN(nn.Module):
 # last padded row, while SCALE-Sim would take ceil((34 - 3 + 2) / 2) = 17: the topology gives the
 # 33 rows actually read. The linear layer is a 1x1 convolution of a 1x1 map.
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
-TOPOLOGY = HEADER + """
+TOPOLOGY = (
+    HEADER
+    + """
 conv1, 34, 34, 3, 3, 3, 16, 1,
 conv2, 33, 33, 3, 3, 16, 32, 2,
 conv3, 16, 16, 1, 1, 32, 32, 1,
 fc, 1, 1, 1, 1, 8192, 10, 1,
 """
+)
 
 
 def test_traced_small_cnn_equals_hand_written_topology(tmp_path):

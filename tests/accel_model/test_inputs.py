@@ -1,0 +1,116 @@
+"""Reading SCALE-Sim configs and topologies; malformed files raise errors naming file, line and field."""
+
+import math
+
+import pytest
+
+from accel_model import Accelerator, Workload
+
+SHARED = "tests/data/scalesim"
+
+CFG = """[general]
+run_name = t
+
+[architecture_presets]
+ArrayHeight: 32
+ArrayWidth: 16
+IfmapSramSzkB: 64
+FilterSramSzkB: 32
+OfmapSramSzkB: 16
+Bandwidth : 10
+Dataflow : is
+
+[run_presets]
+InterfaceBandwidth: {mode}
+"""
+
+
+def write(tmp_path, text, name="x"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_cfg_fields_map_to_the_accelerator(tmp_path):
+    acc = Accelerator.from_scalesim_cfg(write(tmp_path, CFG.format(mode="USER")))
+    assert (acc.rows, acc.cols, acc.dataflow) == (32, 16, "is")
+    assert (acc.ifmap_sram_kib, acc.filter_sram_kib, acc.ofmap_sram_kib) == (64, 32, 16)
+    assert acc.dram_bandwidth == 10  # words (bytes) per cycle
+    assert (acc.input_bits, acc.weight_bits, acc.output_bits) == (8, 8, 8)  # a SCALE-Sim word is a byte
+    ideal = Accelerator.from_scalesim_cfg(write(tmp_path, CFG.format(mode="CALC")))
+    assert math.isinf(ideal.dram_bandwidth)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("ArrayHeight: 32", "ArrayHeight: 0"), r"\[architecture_presets\] ArrayHeight must be > 0"),
+        (("ArrayWidth: 16", "ArrayWidth: x"), "ArrayWidth must be an integer"),
+        (("Dataflow : is", "Dataflow : rs"), "Dataflow must be one of"),
+        (("Bandwidth : 10", "Bandwidth : 0"), "Bandwidth must be > 0"),
+        (("IfmapSramSzkB: 64\n", ""), "missing field IfmapSramSzkB"),
+    ],
+)
+def test_malformed_cfg_names_file_section_and_field(tmp_path, change, message):
+    path = write(tmp_path, CFG.format(mode="USER").replace(*change), "bad.cfg")
+    with pytest.raises(ValueError, match=message) as info:
+        Accelerator.from_scalesim_cfg(path)
+    assert "bad.cfg" in str(info.value)
+
+
+HEADER = (
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("c, 8, 8, 3, 3, 4,\n", "bad.csv:2: expected a layer name and 7 fields"),
+        ("c, 8, 8, 3, 3, 4, 0, 1,\n", "bad.csv:2: field 'Num Filter' must be > 0"),
+        ("c, 8, eight, 3, 3, 4, 2, 1,\n", "bad.csv:2: field 'IFMAP Width' must be an integer"),
+        ("c, 2, 8, 3, 3, 4, 2, 1,\n", "bad.csv:2: filter 3x3 larger than ifmap 2x8"),
+    ],
+)
+def test_malformed_topology_names_file_line_and_field(tmp_path, row, message):
+    with pytest.raises(ValueError, match=message):
+        Workload.from_scalesim_topology(write(tmp_path, HEADER + row, "bad.csv"))
+
+
+def test_gemm_layout_is_detected_and_maps_like_scalesim(tmp_path):
+    wl = Workload.from_scalesim_topology(write(tmp_path, "Layer, M, N, K,\nqk, 64, 32, 16,\n\n"))
+    (layer,) = wl.layers
+    assert (layer.M, layer.N, layer.K, layer.ifmap_elements) == (64, 32, 16, 64 * 16)
+    with pytest.raises(ValueError, match="x:2: field 'K' must be > 0"):
+        Workload.from_scalesim_topology(write(tmp_path, "Layer, M, N, K,\nqk, 64, 32, 0,\n"))
+
+
+def test_scalesim_output_size_rounds_up_when_stride_does_not_divide(tmp_path):
+    # ceil((9 - 2 + 2) / 2) = 5 rows (PyTorch: floor(7 / 2) + 1 = 4): SCALE-Sim's operand matrix
+    wl = Workload.from_scalesim_topology(write(tmp_path, HEADER + "r, 9, 7, 2, 3, 5, 7, 2,\n"))
+    assert wl.layers[0].M == 5 * 3
+
+
+def test_published_topologies_load(tmp_path):
+    shared = "../shared/scalesim/topologies"
+    import os
+
+    if not os.path.isdir(shared):
+        pytest.skip("../shared/scalesim not present")
+    resnet50 = Workload.from_scalesim_topology(f"{shared}/conv_nets/Resnet50.csv")  # extra columns, blank row
+    assert len(resnet50) > 50 and resnet50.layers[0].name == "Conv1"
+    gpt2 = Workload.from_scalesim_topology(f"{shared}/GEMM_mnk/gpt2.csv")
+    assert (gpt2.layers[0].M, gpt2.layers[0].N, gpt2.layers[0].K) == (1024, 1024, 64)
+
+
+def test_bad_accelerator_arguments():
+    with pytest.raises(ValueError, match="dataflow must be one of"):
+        Accelerator(8, 8, dataflow="rs")
+    with pytest.raises(ValueError, match="dram_bandwidth must be > 0"):
+        Accelerator(8, 8, dram_bandwidth=0)
+    with pytest.raises(ValueError, match="pe_mode must be one of"):
+        Accelerator(8, 8, pe_mode="analog")
+    with pytest.raises(TypeError, match="rows must be an int"):
+        Accelerator(8.0, 8)
+    with pytest.raises(ValueError, match="preset name must be one of"):
+        Accelerator.preset("tpu_v9")
