@@ -46,30 +46,30 @@ def popcount64(typingctx, word):
 def pack_along_last(codes, planes, lo, hi, hole, offset, shift, out, bad):
     """Pack ``codes`` (batch, R, K) along K into ``out`` (batch, planes, R, W) uint64.
 
-    The bit pattern of a code ``v`` is ``((v + offset) >> shift) & (2**planes - 1)``; plane p
-    holds bit p. ``bad[b, r]`` receives the number of codes of the row outside [lo, hi] or
-    equal to ``hole``.
+    Plane p holds bit p of ``(v + offset) >> shift`` (an arithmetic shift: bit p of the two's
+    complement pattern for offset = shift = 0; binary -1/+1 -> 0/1 for offset = shift = 1).
+    ``bad[b, r]`` receives the number of codes of the row outside [lo, hi] or equal to
+    ``hole``.
     """
     nb, nr, nk = codes.shape
     nw = out.shape[3]
-    mask = (np.int64(1) << planes) - 1
     for task in prange(nb * nr):
         b = task // nr
         r = task - b * nr
+        row = codes[b, r]
         nbad = 0
-        for w in range(nw):
-            k0 = w * 64
-            k1 = min(nk, k0 + 64)
-            for k in range(k0, k1):
-                v = np.int64(codes[b, r, k])
-                nbad += (v < lo) | (v > hi) | (v == hole)
-            for p in range(planes):
-                word = np.uint64(0)
-                for k in range(k0, k1):
-                    u = ((np.int64(codes[b, r, k]) + offset) >> shift) & mask
-                    word |= np.uint64((u >> p) & 1) << np.uint64(k - k0)
-                out[b, p, r, w] = word
+        for k in range(nk):
+            v = np.int64(row[k])
+            nbad += (v < lo) | (v > hi) | (v == hole)
         bad[b, r] = nbad
+        for p in range(planes):
+            for w in range(nw):
+                k0 = w * 64
+                word = np.uint64(0)
+                for k in range(k0, min(nk, k0 + 64)):
+                    bit = (((np.int64(row[k]) + offset) >> shift) >> p) & 1
+                    word |= np.uint64(bit) << np.uint64(k - k0)
+                out[b, p, r, w] = word
 
 
 @njit(parallel=True, cache=True)
@@ -81,25 +81,24 @@ def pack_along_rows(codes, planes, lo, hi, hole, offset, shift, out, bad):
     """
     nb, nk, nc = codes.shape
     nw = out.shape[2]
-    mask = (np.int64(1) << planes) - 1
     for task in prange(nb * nw):
         b = task // nw
         w = task - b * nw
         k0 = w * 64
-        k1 = min(nk, k0 + 64)
         nbad = 0
         for p in range(planes):
-            for c in range(nc):
-                out[b, p, w, c] = 0
-        for k in range(k0, k1):
+            out[b, p, w] = 0
+        for k in range(k0, min(nk, k0 + 64)):
+            row = codes[b, k]
             t = np.uint64(k - k0)
             for c in range(nc):
-                v = np.int64(codes[b, k, c])
+                v = np.int64(row[c])
                 nbad += (v < lo) | (v > hi) | (v == hole)
             for p in range(planes):
+                words = out[b, p, w]
                 for c in range(nc):
-                    u = ((np.int64(codes[b, k, c]) + offset) >> shift) & mask
-                    out[b, p, w, c] |= np.uint64((u >> p) & 1) << t
+                    bit = (((np.int64(row[c]) + offset) >> shift) >> p) & 1
+                    words[c] |= np.uint64(bit) << t
         bad[b, w] = nbad
 
 
