@@ -70,6 +70,15 @@ UseRamulatorTrace: False
 """
 
 
+#: Runs ``python -m scalesim.scale ARGS`` and prints its peak RSS (KiB, Linux) last on stderr.
+RUNNER = (
+    "import resource, runpy, sys\n"
+    "sys.argv = ['scalesim.scale'] + sys.argv[1:]\n"
+    "runpy.run_module('scalesim.scale', run_name='__main__')\n"
+    "print('MAXRSS_KIB=%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+)
+
+
 def scalesim_python() -> str | None:
     """Path of an interpreter that can ``import scalesim``, or None when there is none."""
     path = os.environ.get(PYTHON_ENV, DEFAULT_PYTHON)
@@ -115,11 +124,16 @@ def write_cfg(
 
 @dataclass
 class RunResult:
-    """Reports of one SCALE-Sim run: report name -> rows (dicts keyed by stripped header)."""
+    """Reports of one SCALE-Sim run: report name -> rows (dicts keyed by stripped header).
+
+    ``wall_s``: wall time of the SCALE-Sim process (interpreter start included); ``peak_rss_mib``:
+    its peak resident memory (``ru_maxrss``).
+    """
 
     reports: dict[str, list[dict[str, str]]]
     texts: dict[str, str]
     wall_s: float
+    peak_rss_mib: float
 
 
 def read_report(text: str) -> list[dict[str, str]]:
@@ -135,14 +149,11 @@ def run_scalesim(
 ) -> RunResult:
     """Run ``python -m scalesim.scale`` on ``cfg`` and ``topology``; traces go to a temp dir, deleted.
 
-    Returns the three reports and the wall time of the SCALE-Sim process (seconds).
+    Returns the three reports, the wall time (seconds) and the peak memory of the SCALE-Sim process.
     """
     layout = layout or Path(__file__).resolve().parent.parent / "tests/data/scalesim/layout_default.csv"
     with tempfile.TemporaryDirectory(prefix="scalesim_") as tmp:
-        cmd = [
-            python,
-            "-m",
-            "scalesim.scale",
+        args = [
             "-c",
             str(cfg),
             "-t",
@@ -154,6 +165,7 @@ def run_scalesim(
             "-i",
             "gemm" if gemm else "conv",
         ]
+        cmd = [python, "-c", RUNNER, *args]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=tmp)
         wall = time.perf_counter() - start
@@ -164,4 +176,8 @@ def run_scalesim(
             raise RuntimeError(f"expected one run directory in {tmp}, found {run_dirs}")
         texts = {name: (run_dirs[0] / name).read_text() for name in REPORTS}
         shutil.rmtree(run_dirs[0])
-    return RunResult({k: read_report(v) for k, v in texts.items()}, texts, wall)
+    marks = [line for line in proc.stderr.splitlines() if line.startswith("MAXRSS_KIB=")]
+    if not marks:
+        raise RuntimeError(f"scalesim run printed no MAXRSS_KIB line: {proc.stderr[-2000:]}")
+    rss_kib = float(marks[-1].split("=")[1])
+    return RunResult({k: read_report(v) for k, v in texts.items()}, texts, wall, rss_kib / 1024)
