@@ -15,12 +15,22 @@ from lpformats.rounding import DOWN, UP, ZERO, round_to_integer
 #: Overflow behaviour codes of :func:`float_value`.
 OVERFLOW_SATURATE, OVERFLOW_INF, OVERFLOW_NAN = 0, 1, 2
 _DBL_MAX = np.finfo(np.float64).max
+_DBL_TRUE_MIN = 5e-324
+
+
+@njit(inline="always", cache=True)
+def keep_nonzero(y, x):
+    """``y``, the product of ``x`` and a power of two, or when that product underflowed to
+    zero from a nonzero ``x``, the smallest float64 of ``x``'s sign: every rounding of a
+    nonzero ``|y| < 2**-1022`` to an integer depends only on its sign, which underflow to
+    zero would lose (``down`` of -1e-320 scaled by 2**-8 is -1, not 0)."""
+    return np.copysign(_DBL_TRUE_MIN, x) if y == 0.0 and x != 0.0 else y
 
 
 @njit(inline="always", cache=True)
 def fixed_code(x, fl, mode, rand, rand_scale):
     """``x * 2**fl`` rounded to an integer-valued float64 (no range limit yet)."""
-    return round_to_integer(x * pow2(fl), mode, rand, rand_scale)
+    return round_to_integer(keep_nonzero(x * pow2(fl), x), mode, rand, rand_scale)
 
 
 @njit(inline="always", cache=True)
@@ -51,7 +61,7 @@ def float_round(x, man, emin, mode, rand, rand_scale):
     with unbounded exponent range: the result may exceed the format's largest value."""
     shift = man - max(exponent_of(x), emin)
     half = shift >> 1
-    y = x * pow2(half) * pow2(shift - half)
+    y = keep_nonzero(x * pow2(half) * pow2(shift - half), x)
     k = round_to_integer(y, mode, rand, rand_scale)
     return k * pow2(-half) * pow2(half - shift)
 

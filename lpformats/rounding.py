@@ -54,8 +54,10 @@ def round_to_integer(y, mode, rand, rand_scale):
     """Round the float64 ``y`` to an integer-valued float64 in ``mode``.
 
     ``rand`` (an integer-valued float64 in ``[0, rand_scale)``) is used by stochastic
-    rounding only; ``rand_scale = 2**nbits``. Exact for every finite ``y``: the stochastic
-    test ``frac(y) * 2**nbits >= 2**nbits - R`` compares exactly representable numbers.
+    rounding only; ``rand_scale = 2**nbits``. Exact for every finite ``y``: stochastic
+    rounding goes up iff ``frac(y) + R / 2**nbits >= 1``, tested on exactly representable
+    numbers: ``frac(y) = y - floor(y)`` is exact for ``y >= 0``, but not for tiny negative
+    ``y`` (``1 - 2**-60``), where the distance ``floor(y) + 1 - y`` to the next integer is.
     """
     if mode == NEAREST:
         return np.rint(y)
@@ -69,4 +71,6 @@ def round_to_integer(y, mode, rand, rand_scale):
     if mode == UP:
         return np.ceil(y)
     f = np.floor(y)
-    return f + 1.0 if (y - f) * rand_scale >= rand_scale - rand else f
+    up_from_frac = (y - f) * rand_scale >= rand_scale - rand  # exact for y >= 0
+    up_from_gap = rand >= (f + 1.0 - y) * rand_scale  # exact for y < 0
+    return f + 1.0 if (up_from_frac if y >= 0.0 else up_from_gap) else f
