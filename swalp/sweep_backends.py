@@ -142,10 +142,11 @@ class RayBackend:
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
         self.ray = import_ray()
         self.started = False
+        if address is not None:
+            probe_address(address)
         if self.ray.is_initialized():
             return
         if address is not None:
-            probe_address(address)
             self.ray.init(address=address, log_to_driver=False)
         else:
             # Workers of a local instance import the same code as this process.
