@@ -260,7 +260,19 @@ def scalesim_out_size(size: int, kernel: int, stride: int) -> int:
     return -(-(size - kernel + stride) // stride)
 
 
+def touched(size: int, kernel: int, stride: int) -> int:
+    """Input rows (or columns) of ``size`` that some window reads, with SCALE-Sim's output size."""
+    if kernel >= stride:
+        return min(size, (scalesim_out_size(size, kernel, stride) - 1) * stride + kernel)
+    return sum(max(0, min(kernel, size - i * stride)) for i in range(scalesim_out_size(size, kernel, stride)))
+
+
 def conv_layer(name: str, h: int, w: int, r: int, s: int, c: int, n: int, stride: int) -> Layer:
-    """The GEMM of a SCALE-Sim convolution row (ifmap ``h x w x c``, ``n`` filters ``r x s``)."""
+    """The GEMM of a SCALE-Sim convolution row (ifmap ``h x w x c``, ``n`` filters ``r x s``).
+
+    ``ifmap_elements`` counts the input pixels some window reads (a strided 1x1 convolution reads
+    one pixel in ``stride**2``), as SCALE-Sim's DRAM reads do.
+    """
     m = scalesim_out_size(h, r, stride) * scalesim_out_size(w, s, stride)
-    return Layer(name, M=m, N=n, K=r * s * c, ifmap_elements=h * w * c, op="conv")
+    distinct = touched(h, r, stride) * touched(w, s, stride) * c
+    return Layer(name, M=m, N=n, K=r * s * c, ifmap_elements=distinct, op="conv")

@@ -114,3 +114,11 @@ def test_bad_accelerator_arguments():
         Accelerator(8.0, 8)
     with pytest.raises(ValueError, match="preset name must be one of"):
         Accelerator.preset("tpu_v9")
+
+
+def test_strided_conv_counts_the_input_pixels_its_windows_read(tmp_path):
+    # SCALE-Sim fetches only addressed pixels: a 1x1 stride-2 conv of 8x8x4 reads 4x4x4 (its DRAM
+    # IFMAP Reads: 64); a 2x2 stride-3 window over 10 rows reads rows 0-1, 3-4, 6-7, 9 (7 of 10).
+    text = HEADER + "ds, 8, 8, 1, 1, 4, 8, 2,\nk2s3, 10, 10, 2, 2, 2, 4, 3,\n"
+    wl = Workload.from_scalesim_topology(write(tmp_path, text))
+    assert [x.ifmap_elements for x in wl] == [64, 7 * 7 * 2]
