@@ -1,0 +1,1 @@
+"""Subcommands of the ``swalp`` command line (see :mod:`swalp.cli`)."""
