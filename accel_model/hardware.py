@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ DATAFLOWS = ("ws", "os", "is")
 PE_MODES = ("fixed", "fusion", "bit_serial")
 
 
+@functools.cache
 def _default_energy() -> EnergyTable:
     return EnergyTable.load()
 
