@@ -28,11 +28,11 @@ from typing import Any
 
 from lpformats import PRESETS, FixedPoint, parse
 from lpformats.spelling import _split_args, format_to_text
+from swalp.experiments import LOW_PRECISION, METHODS
+from swalp.roles import ROLES
 
-ROLES = ("W", "A", "E", "G", "M")
-METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")
 #: Methods that train in full precision (formats are not swept for them).
-FULL_PRECISION_METHODS = ("sgd-fp", "swa-fp")
+FULL_PRECISION_METHODS = tuple(m for m in METHODS if m not in LOW_PRECISION)
 FULL_PRECISION_FORMAT = "fp32"
 
 _RANGE = re.compile(r"^([a-z]+):(\d+)(?:\.\.(\d+))?$")

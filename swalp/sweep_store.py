@@ -40,6 +40,8 @@ RESULT_COLUMNS = (
 )
 #: Nested record groups whose keys are lifted without a prefix (issue 5's record has ``final``).
 UNPREFIXED_GROUPS = ("final",)
+#: Record fields left out of the CSV (the configuration columns already say it).
+SKIPPED_FIELDS = ("config", "formats_requested", "status")
 
 
 class GridMismatchError(ValueError):
@@ -191,10 +193,26 @@ def row_of(record: Mapping[str, Any]) -> dict[str, Any]:
     row.update({f"format_{r}": config["formats"].get(r, "") for r in ROLES})
     row.update({k: v for k, v in config.items() if k not in row and k != "formats"})
     result = record.get("result") or {}
-    result = flatten_result({k: v for k, v in result.items() if k not in config and k != "config"})
+    result = flatten_result({k: v for k, v in result.items() if k not in config and k not in SKIPPED_FIELDS})
     row.update({k: v for k, v in result.items() if k not in row})
+    if "bits_per_element" not in row:
+        row.update(_swept_bits(record, result))
     row["error"] = record.get("error") or ""
     return row
+
+
+def _swept_bits(record: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, float]:
+    """Mean bits per element over the swept roles that the run really quantized (a task may
+    keep some roles in fp32, e.g. no activations in a convex task); all roles for
+    full-precision points. Empty when the record has no per-role bits."""
+    requested = record["config"]["formats"]
+    effective = (record.get("result") or {}).get("formats") or requested
+    swept = list(record["varied_roles"] or ROLES)
+    roles = [r for r in swept if effective.get(r) == requested.get(r)] or swept
+    bits = [result.get(f"bits_per_element_{r}") for r in roles]
+    if not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bits):
+        return {}
+    return {"bits_per_element": sum(bits) / len(bits)}
 
 
 def rows_to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
