@@ -20,7 +20,7 @@ def plot_runs(records: Sequence[dict[str, Any]], path: str | Path, title: str = 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, record in enumerate(records):
         color = colors[i % len(colors)]
-        history = record["history"]
+        history = record["epochs"]
         label = record["method"]
         left.plot([row["epoch"] for row in history], [row["test_error"] for row in history], color=color,
                   label=label)

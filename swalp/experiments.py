@@ -238,13 +238,17 @@ class _Run:
         return row
 
     def final(self, low_precision_average: bool = True) -> dict[str, Any]:
-        """Final metrics; ``swa_lp_test_error`` (the average quantized to W's format, activations
+        """Final metrics: the last epoch's errors, ``dist_to_opt`` of the returned model (the
+        average for averaging methods, else the last iterate) and ``iterate_dist_to_opt`` of the
+        last iterate; ``swa_lp_test_error`` (the average quantized to W's format, activations
         quantized) only with ``low_precision_average``. It draws from a stream of its own, so
         evaluating it does not change training."""
         last = self.history[-1]
-        final = {key: last[key] for key in ("train_loss", "test_error", "swa_test_error", "dist_to_opt",
-                                             "swa_dist_to_opt")}
+        averaged = last["swa_test_error"] is not None
+        final = {key: last[key] for key in ("train_loss", "test_error", "swa_test_error")}
         final["swa_lp_test_error"] = None
+        final["dist_to_opt"] = last["swa_dist_to_opt" if averaged else "dist_to_opt"]
+        final["iterate_dist_to_opt"] = last["dist_to_opt"]
         if low_precision_average and self.averager is not None and self.lp and self.averager.count:
             stream = RandomStream(self.config.seed, EVAL_STREAM_COUNTER)
             average = self.averager.low_precision(self.train_in_order, self.specs["W"], stream)
@@ -254,11 +258,7 @@ class _Run:
 
 def _cost(run: _Run) -> dict[str, Any]:
     swa_cycle = run.schedule.cycle_steps if run.averager is not None else None
-    plain = run.task.build()
-    try:
-        return costs.step_cost(plain, run.example, run.specs, swa_cycle, run.config.accelerator)
-    except (ImportError, AttributeError) as err:  # accel_model without estimate()
-        return {"accelerator": run.config.accelerator, "error": f"accel_model: {err}"}
+    return costs.step_cost(run.task.build(), run.example, run.specs, swa_cycle, run.config.accelerator)
 
 
 def _bits(run: _Run) -> dict[str, float]:
@@ -270,28 +270,17 @@ def _bits(run: _Run) -> dict[str, float]:
 
 
 def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status: str) -> dict[str, Any]:
-    """The JSON record (schema in README): config fields flat, then results."""
+    """The JSON record of a run (schema in README, "Run records")."""
     config = run.config.to_dict()
-    record: dict[str, Any] = dict(config)
-    record["formats"] = {r: run.specs[r].fmt for r in ROLES}
-    record["formats_requested"] = config["formats"]
-    record["status"] = status
-    record["epochs_done"] = run.epoch
-    record["history"] = run.history
-    final = run.final(low_precision_average=status == "finished") if run.history else {}
-    record["final"] = final
-    record["cost"] = cost
-    averaged = run.averager is not None
-    record["test_error"] = final.get("swa_test_error" if averaged else "test_error")
-    record["train_loss"] = final.get("train_loss")
-    record["dist_to_opt"] = final.get("swa_dist_to_opt" if averaged else "dist_to_opt")
-    record["wall_time_s"] = run.elapsed
-    record["cost_cycles_per_step"] = cost.get("cycles_per_step")
-    record["cost_energy_pj_per_step"] = cost.get("energy_pj_per_step")
-    record["cost_speedup_vs_fp32"] = cost.get("speedup_vs_fp32")
-    record["cost_energy_ratio_vs_fp32"] = cost.get("energy_ratio_vs_fp32")
-    record["bits_per_element"] = bits
-    return record
+    return {
+        "task": config["task"], "method": config["method"], "seed": config["seed"],
+        "formats": {r: run.specs[r].fmt for r in ROLES},
+        "rounding": {r: run.specs[r].rounding for r in ROLES},
+        "layout": {r: run.specs[r].layout for r in ROLES},
+        "config": config, "status": status, "epochs_done": run.epoch, "epochs": run.history,
+        "final": run.final(low_precision_average=status == "finished") if run.history else {},
+        "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed,
+    }
 
 
 def _prepare_out(out: Path, config: RunConfig, resume: bool, force: bool) -> dict[str, Any] | None:

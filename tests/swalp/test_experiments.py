@@ -16,37 +16,50 @@ CNN = dict(task="digits-vgg", method="swalp", epochs=3, swa_start=1, batch_size=
 LINREG = dict(task="linreg", epochs=3, swa_start=1, batch_size=64)
 
 
-def test_record_has_config_history_final_and_cost(tmp_path):
+def test_record_has_config_per_epoch_metrics_final_and_cost(tmp_path):
     record = run_experiment(RunConfig(**CNN), tmp_path)
     assert record["task"] == "digits-vgg" and record["method"] == "swalp" and record["seed"] == 0
     assert record["formats"] == dict.fromkeys("WAEGM", "bfp8")
-    assert [row["epoch"] for row in record["history"]] == [1, 2, 3]
-    assert record["history"][0]["swa_test_error"] is None  # averaging starts after epoch 2
+    assert record["rounding"] == dict.fromkeys("WAEGM", "stochastic")
+    assert record["config"]["epochs"] == 3 and record["config"]["swa_start"] == 1
+    assert [row["epoch"] for row in record["epochs"]] == [1, 2, 3]
+    assert record["epochs"][0]["swa_test_error"] is None  # averaging starts after epoch 2
     final = record["final"]
+    assert final["test_error"] == record["epochs"][-1]["test_error"]  # the low-precision iterate
+    assert final["swa_test_error"] == record["epochs"][-1]["swa_test_error"]
     assert 0 <= final["test_error"] <= 100 and 0 <= final["swa_test_error"] <= 100
     assert 0 <= final["swa_lp_test_error"] <= 100
-    assert record["test_error"] == final["swa_test_error"]  # the method returns the average
+    assert final["dist_to_opt"] is None  # classification: no optimum
     cost = record["cost"]
     assert cost["accelerator"] == "tpu_v1" and cost["cycles_per_step"] > 0 and cost["energy_pj_per_step"] > 0
     assert cost["speedup_vs_fp32"] > 1 and cost["energy_ratio_vs_fp32"] > 1  # 8-bit beats fp32
-    assert record["cost_speedup_vs_fp32"] == cost["speedup_vs_fp32"]
     assert 8 < record["bits_per_element"]["W"] < 8.1
+    assert record["wall_time_s"] > 0
     assert json.loads((tmp_path / "record.json").read_text())["status"] == "finished"
 
 
 def test_full_precision_methods_record_fp32_and_cost_ratio_one():
     record = run_experiment(RunConfig(method="sgd-fp", **LINREG))
     assert record["formats"] == dict.fromkeys("WAEGM", "fp32")
-    assert record["cost_speedup_vs_fp32"] == 1.0 and record["cost_energy_ratio_vs_fp32"] == 1.0
-    assert record["final"]["swa_test_error"] is None and record["dist_to_opt"] > 0
+    assert record["cost"]["speedup_vs_fp32"] == 1.0 and record["cost"]["energy_ratio_vs_fp32"] == 1.0
+    final = record["final"]
+    assert final["swa_test_error"] is None and final["dist_to_opt"] == final["iterate_dist_to_opt"] > 0
+
+
+def test_regression_distance_is_of_the_returned_model_the_average_when_averaging():
+    record = run_experiment(RunConfig(method="swalp", **LINREG))
+    final, last = record["final"], record["epochs"][-1]
+    assert final["dist_to_opt"] == last["swa_dist_to_opt"]
+    assert final["iterate_dist_to_opt"] == last["dist_to_opt"]
+    assert record["formats"] == {"W": "bfp8", "A": "fp32", "E": "fp32", "G": "bfp8", "M": "bfp8"}
 
 
 def test_same_seed_same_bits_other_seed_other_bits(tmp_path):
     runs = [run_experiment(RunConfig(**LINREG, seed=s), tmp_path / str(i)) for i, s in enumerate((1, 1, 2))]
     weights = [load_checkpoint(tmp_path / str(i) / "checkpoint.pt")["model"]["weight"] for i in range(3)]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
-    assert runs[0]["history"] == [dict(r, time_s=r2["time_s"]) for r, r2 in
-                                  zip(runs[1]["history"], runs[0]["history"], strict=True)]
+    assert runs[0]["epochs"] == [dict(r, time_s=r2["time_s"]) for r, r2 in
+                                 zip(runs[1]["epochs"], runs[0]["epochs"], strict=True)]
 
 
 def test_resume_after_a_kill_ends_bit_identical_to_an_uninterrupted_run(tmp_path, monkeypatch):
