@@ -112,44 +112,58 @@ class Accelerator:
         One SCALE-Sim word is one byte, so all operand widths are 8 bits (accumulator 32). With
         ``InterfaceBandwidth: CALC`` the DRAM bandwidth is ideal (``math.inf``); with ``USER`` it
         is ``Bandwidth`` words (bytes) per cycle. SCALE-Sim has no clock: ``clock_mhz`` sets it.
-        Raises ValueError naming the file, section and field of any bad value.
+        Raises ValueError naming the file, line, section and field of any bad value
+        (``"run.cfg:9: [architecture_presets] ArrayHeight must be > 0, got 0"``).
         """
         path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read SCALE-Sim config file ({exc.strerror})") from None
         parser = configparser.ConfigParser()
         try:
-            read = parser.read(path)
+            parser.read_string(text, source=str(path))
         except configparser.Error as exc:
             raise ValueError(f"{path}: not a valid SCALE-Sim config: {exc}") from None
-        if not read:
-            raise ValueError(f"{path}: cannot read SCALE-Sim config file")
+        lines = text.splitlines()
         arch = "architecture_presets"
+
+        def field_at(section: str, key: str) -> str:
+            return f"{cfg_location(path, lines, section, key)} [{section}] {key}"
 
         def get(section: str, key: str) -> str:
             if not parser.has_option(section, key):
-                raise ValueError(f"{path}: [{section}] is missing field {key}")
+                raise ValueError(f"{cfg_location(path, lines, section)} [{section}] is missing field {key}")
             return parser.get(section, key).strip()
 
-        def positive_int(section: str, key: str) -> int:
+        def positive_ints(section: str, key: str) -> list[int]:
             text = get(section, key)
             try:
-                value = int(text)
+                values = [int(x) for x in text.split(",")]
             except ValueError:
-                raise ValueError(f"{path}: [{section}] {key} must be an integer, got {text!r}") from None
-            if value <= 0:
-                raise ValueError(f"{path}: [{section}] {key} must be > 0, got {value}")
-            return value
+                raise ValueError(f"{field_at(section, key)} must be an integer, got {text!r}") from None
+            if min(values) <= 0:
+                raise ValueError(f"{field_at(section, key)} must be > 0, got {text!r}")
+            return values
+
+        def positive_int(section: str, key: str) -> int:
+            values = positive_ints(section, key)
+            if len(values) != 1:
+                raise ValueError(f"{field_at(section, key)} must be one integer, got {get(section, key)!r}")
+            return values[0]
 
         dataflow = get(arch, "Dataflow").lower()
         if dataflow not in DATAFLOWS:
-            raise ValueError(f"{path}: [{arch}] Dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+            raise ValueError(f"{field_at(arch, 'Dataflow')} must be one of {DATAFLOWS}, got {dataflow!r}")
         mode = "CALC"
         if parser.has_section("run_presets"):
             mode = get("run_presets", "InterfaceBandwidth").upper()
         if mode not in ("CALC", "USER"):
-            raise ValueError(f"{path}: [run_presets] InterfaceBandwidth must be CALC or USER, got {mode!r}")
-        bandwidth = math.inf
-        if mode == "USER":
-            bandwidth = float(min(positive_int_list(path, arch, "Bandwidth", get(arch, "Bandwidth"))))
+            raise ValueError(
+                f"{field_at('run_presets', 'InterfaceBandwidth')} must be CALC or USER, got {mode!r}"
+            )
+        # USER: Bandwidth in words per cycle (a list when SCALE-Sim runs several; the smallest binds)
+        bandwidth = float(min(positive_ints(arch, "Bandwidth"))) if mode == "USER" else math.inf
         run_name = parser.get("general", "run_name", fallback=path.stem).strip()
         return cls(
             rows=positive_int(arch, "ArrayHeight"),
@@ -164,22 +178,31 @@ class Accelerator:
         )
 
 
-def positive_int_list(path: Path, section: str, key: str, text: str) -> list[int]:
-    """Parse a comma-separated list of positive integers from a config field."""
-    try:
-        values = [int(x) for x in text.split(",")]
-    except ValueError:
-        raise ValueError(f"{path}: [{section}] {key} must be integers, got {text!r}") from None
-    if not values or min(values) <= 0:
-        raise ValueError(f"{path}: [{section}] {key} must be > 0 (words per cycle), got {text!r}")
-    return values
+def cfg_location(path: Path, lines: list[str], section: str, key: str | None = None) -> str:
+    """``"path:line:"`` of ``key`` inside ``[section]`` of a config's ``lines`` (keys match case-blind).
+
+    Without ``key``, or when the key is absent, the line of the section header; ``"path:"`` when the
+    section is absent too.
+    """
+    current, header = None, None
+    for lineno, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped[1:-1].strip()
+            header = lineno if current == section else header
+        elif current == section and key is not None:
+            name = stripped.replace("=", ":").split(":", 1)[0].strip()
+            if name.lower() == key.lower():
+                return f"{path}:{lineno}:"
+    return f"{path}:{header}:" if header else f"{path}:"
 
 
 #: Presets. ``tpu_v1``: Jouppi et al., "In-Datacenter Performance Analysis of a Tensor Processing
 #: Unit", ISCA 2017: 256x256 8-bit MACs at 700 MHz (92 TOPS peak), 34 GB/s DRAM = 34e9 / 700e6
-#: = 48.6 bytes per cycle, 32-bit accumulators, weight stationary. Its 24 MiB unified buffer is
-#: split as in SCALE-Sim's ``google.cfg`` (TPU v1 config): 6144 KiB ifmap, 6144 KiB filter,
-#: 2048 KiB ofmap. ``edge32``: a small edge array (32x32 int8 at 500 MHz,
+#: = 48.6 bytes per cycle, 32-bit accumulators, weight stationary. Its buffers map onto the three
+#: operand SRAMs as: ifmap = the 24 MiB Unified Buffer (activations), filter = the Weight FIFO
+#: (four 64 KiB tiles, 256 KiB), ofmap = the 4 MiB of accumulators. (SCALE-Sim's ``google.cfg``
+#: uses 6144/6144/2048 KiB instead.) ``edge32``: a small edge array (32x32 int8 at 500 MHz,
 #: 64 KiB SRAMs, 8 bytes per cycle of DRAM bandwidth; illustrative, not a product).
 PRESETS: dict[str, dict[str, object]] = {
     "tpu_v1": dict(
@@ -187,9 +210,9 @@ PRESETS: dict[str, dict[str, object]] = {
         cols=256,
         dataflow="ws",
         clock_mhz=700.0,
-        ifmap_sram_kib=6144.0,
-        filter_sram_kib=6144.0,
-        ofmap_sram_kib=2048.0,
+        ifmap_sram_kib=24 * 1024.0,
+        filter_sram_kib=4 * 64.0,
+        ofmap_sram_kib=4 * 1024.0,
         dram_bandwidth=34e9 / 700e6,
         input_bits=8,
         weight_bits=8,

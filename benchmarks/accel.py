@@ -14,6 +14,7 @@ ResNet-50 topology (forward, backward GEMMs, element-wise updates) on the ``tpu_
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import statistics
 import sys
@@ -24,10 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
 
 from scalesim_run import run_scalesim, scalesim_python, write_cfg  # noqa: E402
 
 from accel_model import Accelerator, Workload, estimate  # noqa: E402
+from benchmarks.common import load_line, machine_line  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "scalesim" / "topologies"
 
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         print("scalesim not importable: set SCALESIM_PYTHON (scripts/scalesim_run.py) or --skip-scalesim")
         return 2
     workload = Workload.from_scalesim_topology(args.topology)
+    print(f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(machine_line())
     results: dict[str, object] = {"topology": args.topology.name, "array": f"{rows}x{cols}", "runs": []}
     print(
         f"topology {args.topology.name} ({len(workload)} layers, {workload.macs / 1e9:.2f} GMAC), "
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         f"estimate {step_s * 1e3:.2f} ms (peak {step_mib:.2f} MiB); "
         f"vs fp32: speedup {cmp.total_speedup:.2f}x, energy ratio {cmp.total_energy_ratio:.2f}x"
     )
+    print(f"at the end: {load_line()}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -12,3 +12,18 @@ def small_cnn() -> nn.Module:
         nn.Flatten(),
         nn.Linear(8 * 8 * 8, 10),
     )
+
+
+class _RecurrentHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0])
+
+
+def lstm_model() -> nn.Module:
+    """An LSTM (not supported by the tracer) followed by a linear head (input 3x1x4)."""
+    return _RecurrentHead()

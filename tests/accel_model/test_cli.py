@@ -121,3 +121,14 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert "--input is required" in capsys.readouterr().err
     assert main(["--topology", str(DATA / "topologies/tiny_gemm.csv"), "--formats", "weights=nope"]) == 2
     assert "role 'weights'" in capsys.readouterr().err
+
+
+def test_unsupported_torch_layers_fail_by_name_or_are_skipped_and_reported(tmp_path, capsys):
+    argv = ["--torch", "tests.accel_model.models:lstm_model", "--input", "3,1,4", "--preset", "edge32"]
+    assert main(argv) == 2
+    assert "unsupported layers" in (err := capsys.readouterr().err) and "rnn (LSTM)" in err
+    out = tmp_path / "out"
+    assert main([*argv, "--skip-unsupported", "--out", str(out)]) == 0
+    assert "skipped (unsupported, not estimated): rnn (LSTM)" in capsys.readouterr().out
+    assert json.loads((out / "report.json").read_text())["skipped"] == ["rnn (LSTM)"]
+    assert [r["Layer"] for r in read(out / "COMPUTE_REPORT.csv")] == ["head"]

@@ -79,6 +79,9 @@ def test_tpu_v1_peak_is_92_tops():
     assert tpu.peak_ops_per_s == 65536 * 2 * 700e6
     assert round(tpu.peak_ops_per_s / 1e12) == 92
     assert tpu.dram_bandwidth * tpu.clock_mhz * 1e6 == pytest.approx(34e9)
+    # Jouppi et al. 2017: 24 MiB Unified Buffer, Weight FIFO of four 64 KiB tiles, 4 MiB accumulators
+    assert (tpu.ifmap_sram_kib, tpu.filter_sram_kib, tpu.ofmap_sram_kib) == (24 * 1024, 256, 4 * 1024)
+    assert (tpu.input_bits, tpu.weight_bits, tpu.acc_bits, tpu.dataflow) == (8, 8, 32, "ws")
 
 
 def test_bytes_follow_bits_and_block_formats_add_their_shared_scales():

@@ -41,21 +41,32 @@ def test_cfg_fields_map_to_the_accelerator(tmp_path):
     assert math.isinf(ideal.dram_bandwidth)
 
 
+ARCH = r"\[architecture_presets\]"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("ArrayHeight: 32", "ArrayHeight: 0"), r"\[architecture_presets\] ArrayHeight must be > 0"),
-        (("ArrayWidth: 16", "ArrayWidth: x"), "ArrayWidth must be an integer"),
-        (("Dataflow : is", "Dataflow : rs"), "Dataflow must be one of"),
-        (("Bandwidth : 10", "Bandwidth : 0"), "Bandwidth must be > 0"),
-        (("IfmapSramSzkB: 64\n", ""), "missing field IfmapSramSzkB"),
+        (("ArrayHeight: 32", "ArrayHeight: 0"), rf"bad\.cfg:5: {ARCH} ArrayHeight must be > 0"),
+        (("ArrayWidth: 16", "ArrayWidth: x"), rf"bad\.cfg:6: {ARCH} ArrayWidth must be an integer"),
+        (("Dataflow : is", "Dataflow : rs"), rf"bad\.cfg:11: {ARCH} Dataflow must be one of"),
+        (("Bandwidth : 10", "Bandwidth : 0"), rf"bad\.cfg:10: {ARCH} Bandwidth must be > 0"),
+        (("InterfaceBandwidth: USER", "InterfaceBandwidth: DRAM"), r"bad\.cfg:14: .* must be CALC or USER"),
+        (("IfmapSramSzkB: 64\n", ""), rf"bad\.cfg:4: {ARCH} is missing field IfmapSramSzkB"),
+        (("[architecture_presets]", "[arch]"), rf"bad\.cfg: {ARCH} is missing field"),
+        (("ArrayWidth: 16", "ArrayWidth = 16\nArrayWidth = 8"), "not a valid SCALE-Sim config"),
     ],
 )
-def test_malformed_cfg_names_file_section_and_field(tmp_path, change, message):
+def test_malformed_cfg_names_file_line_section_and_field(tmp_path, change, message):
     path = write(tmp_path, CFG.format(mode="USER").replace(*change), "bad.cfg")
     with pytest.raises(ValueError, match=message) as info:
         Accelerator.from_scalesim_cfg(path)
     assert "bad.cfg" in str(info.value)
+
+
+def test_missing_cfg_file_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"nope\.cfg: cannot read SCALE-Sim config file"):
+        Accelerator.from_scalesim_cfg(tmp_path / "nope.cfg")
 
 
 HEADER = (
