@@ -19,13 +19,20 @@ in float64:
 * ``bits_per_element``: storage per element, shared block exponents / scales included.
 
 Error statistics are over the elements whose result is finite; overflow to inf/NaN shows in
-``frac_saturated``.
+``frac_saturated``. A collection of tensors (a model's weights, say) is analysed tensor by
+tensor and the statistics are pooled over all its elements.
+
+Test inputs: :func:`sample` draws from ``normal``, ``laplace`` or ``log-uniform``; real
+tensors of a model (weights, activations, errors, gradients of one training step) are
+captured by :mod:`swalp.tensor_sources`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -159,12 +166,31 @@ def _grid_ends(x: np.ndarray, fmt: Format, codes: Any) -> tuple[np.ndarray | flo
     return top.reshape(x.shape), bottom.reshape(x.shape)
 
 
-def analyze_one(
-    x: Any, fmt: Format | str, rounding: str = "nearest", seed: int | None = None
-) -> FormatAnalysis:
-    """Statistics of one format on ``x`` (see :func:`analyze`)."""
-    arr = _as_float_array(x)
-    fmt = parse(fmt)
+@dataclass
+class _Sums:
+    """Pooled error sums of one format over one or more tensors (float64)."""
+
+    n: int = 0  # finite results
+    size: int = 0  # all elements
+    signal: float = 0.0  # sum x**2 over finite results
+    noise: float = 0.0  # sum e**2
+    err: float = 0.0  # sum e
+    abs_err: float = 0.0  # sum |e|
+    max_abs: float = 0.0
+    n_rel: int = 0
+    rel: float = 0.0
+    max_rel: float = 0.0
+    saturated: int = 0
+    flushed: int = 0
+    bits: float = 0.0  # sum of bits over all elements
+
+    def __add__(self, other: _Sums) -> _Sums:
+        pooled = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        pooled.update(max_abs=max(self.max_abs, other.max_abs), max_rel=max(self.max_rel, other.max_rel))
+        return _Sums(**pooled)
+
+
+def _sums(arr: np.ndarray, fmt: Format, rounding: str, seed: int | None) -> _Sums:
     codes = encode(arr, fmt, rounding, seed=seed)
     q = decode(codes, fmt, dtype=np.float64).reshape(arr.shape)
     xs = arr.astype(np.float64)
@@ -172,39 +198,63 @@ def analyze_one(
     finite = np.isfinite(q)
     with np.errstate(invalid="ignore"):
         clipped = ((xs > 0) & (q == top) & (xs > q)) | ((xs < 0) & (q == bottom) & (xs < q))
-    saturated = int(np.count_nonzero(clipped | ~finite))
-    flushed = int(np.count_nonzero((xs != 0) & (q == 0)))
     err = (q - xs)[finite]
     xf = xs[finite]
-    n = err.size
     abs_err = np.abs(err)
-    noise = float(np.sum(err * err))
-    signal = float(np.sum(xf * xf))
-    if n == 0:
-        sqnr = -math.inf
-    elif noise == 0.0:
-        sqnr = math.inf
-    elif signal == 0.0:
-        sqnr = -math.inf
-    else:
-        sqnr = 10.0 * math.log10(signal / noise)
     nonzero = xf != 0
     rel = abs_err[nonzero] / np.abs(xf[nonzero])
-    return FormatAnalysis(
-        format=format_to_text(fmt),
-        family=format_family(fmt),
-        bits=int(fmt.bits),
-        bits_per_element=bits_per_element(fmt, arr.shape),
-        sqnr_db=sqnr,
-        mean_abs_error=float(abs_err.mean()) if n else math.nan,
-        max_abs_error=float(abs_err.max()) if n else math.nan,
-        mean_rel_error=float(rel.mean()) if rel.size else 0.0,
-        max_rel_error=float(rel.max()) if rel.size else 0.0,
-        bias=float(err.mean()) if n else math.nan,
-        bias_stderr=float(err.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-        frac_saturated=saturated / arr.size,
-        frac_flushed=flushed / arr.size,
+    return _Sums(
+        n=int(err.size), size=int(arr.size), signal=float(np.sum(xf * xf)), noise=float(np.sum(err * err)),
+        err=float(err.sum()), abs_err=float(abs_err.sum()), max_abs=float(abs_err.max(initial=0.0)),
+        n_rel=int(rel.size), rel=float(rel.sum()), max_rel=float(rel.max(initial=0.0)),
+        saturated=int(np.count_nonzero(clipped | ~finite)),
+        flushed=int(np.count_nonzero((xs != 0) & (q == 0))),
+        bits=bits_per_element(fmt, arr.shape) * arr.size,
     )
+
+
+def _sqnr_db(s: _Sums) -> float:
+    if s.n == 0 or (s.signal == 0.0 and s.noise > 0.0):
+        return -math.inf
+    if s.noise == 0.0:
+        return math.inf
+    return 10.0 * math.log10(s.signal / s.noise)
+
+
+def _analysis(fmt: Format, s: _Sums) -> FormatAnalysis:
+    n = s.n
+    mean = s.err / n if n else math.nan
+    var = max(s.noise - n * mean * mean, 0.0) / (n - 1) if n > 1 else math.nan
+    return FormatAnalysis(
+        format=format_to_text(fmt), family=format_family(fmt), bits=int(fmt.bits),
+        bits_per_element=s.bits / s.size, sqnr_db=_sqnr_db(s),
+        mean_abs_error=s.abs_err / n if n else math.nan, max_abs_error=s.max_abs if n else math.nan,
+        mean_rel_error=s.rel / s.n_rel if s.n_rel else 0.0, max_rel_error=s.max_rel,
+        bias=mean, bias_stderr=math.sqrt(var / n) if n > 1 else math.nan,
+        frac_saturated=s.saturated / s.size, frac_flushed=s.flushed / s.size,
+    )
+
+
+def _as_tensors(x: Any) -> list[np.ndarray]:
+    """``x`` as a list of arrays: one tensor, or the values of a mapping / items of a list."""
+    if isinstance(x, Mapping):
+        items = list(x.values())
+    elif isinstance(x, (list, tuple)) and x and not isinstance(x[0], (int, float)):
+        items = list(x)
+    else:
+        items = [x]
+    if not items:
+        raise ValueError("x must hold at least one tensor, got an empty collection")
+    return [_as_float_array(t) for t in items]
+
+
+def analyze_one(
+    x: Any, fmt: Format | str, rounding: str = "nearest", seed: int | None = None
+) -> FormatAnalysis:
+    """Statistics of one format on ``x`` (see :func:`analyze`)."""
+    fmt = parse(fmt)
+    sums = [_sums(arr, fmt, rounding, seed) for arr in _as_tensors(x)]
+    return _analysis(fmt, functools.reduce(operator.add, sums))
 
 
 def analyze(
@@ -217,14 +267,17 @@ def analyze(
 
     Args:
         x: finite numpy float16/32/64 array or CPU torch tensor, any shape (block formats form
-            their blocks on this shape, so pass weights in their real layout).
+            their blocks on this shape, so pass weights in their real layout); or a list or
+            mapping of such tensors (e.g. every weight of a model): each is quantized on its
+            own (its own blocks and scales) and the statistics are pooled over all elements.
         formats: one format (object or spelling) or an iterable of them.
         rounding: any :func:`lpformats.quantize` rounding mode.
         seed: seed of stochastic rounding (the same seed is used for every format).
 
     Returns:
         An :class:`AnalysisTable`; ``str(table)`` is a readable text table and
-        ``table.to_rows()`` a list of dicts.
+        ``table.to_rows()`` a list of dicts. ``shape`` is the shape of a single tensor, or
+        ``(n,)`` for a pooled collection.
 
     Raises:
         ValueError: empty or non-finite ``x``, no formats, an unknown format or rounding.
@@ -238,9 +291,44 @@ def analyze(
         raise TypeError(f"formats must be a format, a spelling or an iterable of them: {exc}") from None
     if not fmts:
         raise ValueError("formats must name at least one format")
-    arr = _as_float_array(x)
-    rows = tuple(analyze_one(arr, f, rounding, seed) for f in fmts)
-    return AnalysisTable(rows=rows, rounding=rounding, n=int(arr.size), shape=tuple(arr.shape))
+    arrays = _as_tensors(x)
+    rows = tuple(analyze_one(arrays, f, rounding, seed) for f in fmts)
+    n = sum(int(a.size) for a in arrays)
+    shape = tuple(arrays[0].shape) if len(arrays) == 1 else (n,)
+    return AnalysisTable(rows=rows, rounding=rounding, n=n, shape=shape)
 
 
-__all__ = ["AnalysisTable", "FormatAnalysis", "analyze", "bits_per_element", "format_family"]
+#: Distributions :func:`sample` draws from.
+DISTRIBUTIONS = ("normal", "laplace", "log-uniform")
+#: Magnitude range of the ``log-uniform`` distribution, in powers of two.
+LOG_UNIFORM_EXPONENTS = (-16, 0)
+
+
+def sample(distribution: str, n: int = 1 << 16, seed: int = 0) -> np.ndarray:
+    """``n`` float32 samples of a test distribution.
+
+    ``normal``: standard normal; ``laplace``: unit-scale Laplace (heavier tails, like weight
+    gradients); ``log-uniform``: random sign, magnitude ``2**u`` with ``u`` uniform on
+    :data:`LOG_UNIFORM_EXPONENTS` (16 binades: a wide dynamic range, where fixed point loses
+    its small values).
+
+    Raises:
+        ValueError: unknown distribution or ``n < 1``.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = np.random.default_rng(seed)
+    if distribution == "normal":
+        x = rng.standard_normal(n)
+    elif distribution == "laplace":
+        x = rng.laplace(size=n)
+    else:
+        lo, hi = LOG_UNIFORM_EXPONENTS
+        x = np.exp2(rng.uniform(lo, hi, n)) * rng.choice((-1.0, 1.0), n)
+    return x.astype(np.float32)
+
+
+__all__ = ["DISTRIBUTIONS", "AnalysisTable", "FormatAnalysis", "analyze", "bits_per_element", "format_family",
+           "sample"]

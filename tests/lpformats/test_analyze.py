@@ -9,7 +9,14 @@ import pytest
 import torch
 
 import lpformats as lp
-from lpformats.analyze import AnalysisTable, bits_per_element, format_family
+from lpformats.analyze import (
+    DISTRIBUTIONS,
+    LOG_UNIFORM_EXPONENTS,
+    AnalysisTable,
+    bits_per_element,
+    format_family,
+    sample,
+)
 
 
 def test_sqnr_of_8_bit_fixed_point_on_full_scale_uniform_input_is_6_02_db_per_bit():
@@ -148,3 +155,53 @@ def test_bad_input_is_refused_with_a_message(x, formats, error, match):
 def test_unknown_rounding_is_refused():
     with pytest.raises(ValueError, match="rounding"):
         lp.analyze(np.ones(3), "fp16", rounding="sideways")
+
+
+def test_a_collection_is_quantized_tensor_by_tensor_and_pooled_over_all_elements():
+    # Two tensors of very different scales: bfp(8) gives each its own exponent, so pooling the
+    # per-tensor sums equals the hand-pooled errors and differs from one tensor holding both.
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(1000), 1e-3 * rng.standard_normal(3000)
+    pooled = lp.analyze({"a": a, "b": b}, "bfp8")["bfp8"]
+    e = np.concatenate([lp.quantize(a, "bfp8") - a, lp.quantize(b, "bfp8") - b])
+    x = np.concatenate([a, b])
+    assert pooled.sqnr_db == pytest.approx(10 * math.log10((x**2).sum() / (e**2).sum()))
+    assert pooled.mean_abs_error == pytest.approx(np.abs(e).mean())
+    assert pooled.max_abs_error == pytest.approx(np.abs(e).max())
+    assert pooled.bias == pytest.approx(e.mean())
+    assert pooled.bias_stderr == pytest.approx(e.std(ddof=1) / math.sqrt(4000))
+    assert pooled.bits_per_element == pytest.approx(8 + 2 * 8 / 4000)  # one exponent per tensor
+    joint = lp.analyze(x, "bfp8")["bfp8"]
+    assert joint.frac_flushed > 0.5 > pooled.frac_flushed  # one shared exponent flushes the small tensor
+    assert lp.analyze([a, b], "bfp8").to_rows() == lp.analyze({"a": a, "b": b}, "bfp8").to_rows()
+
+
+def test_samples_have_the_stated_distributions():
+    normal, laplace, logu = (sample(d, 1 << 16, seed=1) for d in DISTRIBUTIONS)
+    assert normal.dtype == np.float32 and normal.shape == (1 << 16,)
+    assert normal.std() == pytest.approx(1.0, abs=0.02)
+    assert laplace.std() == pytest.approx(math.sqrt(2), abs=0.05)  # unit-scale Laplace
+    exponents = np.log2(np.abs(logu))
+    lo, hi = LOG_UNIFORM_EXPONENTS
+    assert exponents.min() >= lo and exponents.max() < hi
+    assert np.histogram(exponents, bins=hi - lo)[0] == pytest.approx([4096] * (hi - lo), rel=0.1)
+    assert np.mean(logu > 0) == pytest.approx(0.5, abs=0.02)
+    assert np.array_equal(sample("normal", 10, seed=3), sample("normal", 10, seed=3))
+
+
+def test_flushed_fraction_of_a_log_uniform_input_is_the_share_of_binades_below_the_format():
+    # |x| = 2**u, u uniform on [-16, 0): fixed(8,7) flushes below half its step 2**-8 (8 of 16
+    # binades), fp8_e4m3 below half its smallest subnormal 2**-10 (6 of 16), bf16 nothing.
+    x = sample("log-uniform", 1 << 16, seed=2)
+    table = lp.analyze(x, ["fixed(8,7)", "fp8_e4m3", "bf16"])
+    assert table["fixed(8,7)"].frac_flushed == pytest.approx(8 / 16, abs=0.01)
+    assert table["fp8_e4m3"].frac_flushed == pytest.approx(6 / 16, abs=0.01)
+    assert table["bf16"].frac_flushed == 0.0
+    assert table["bf16"].max_rel_error <= 2.0**-8  # half an ulp of 7 mantissa bits, relative
+
+
+@pytest.mark.parametrize(("args", "match"), [(("cauchy",), "distribution must be one of"),
+                                             (("normal", 0), "n must be a positive integer")])
+def test_bad_sample_requests_are_refused(args, match):
+    with pytest.raises(ValueError, match=match):
+        sample(*args)
