@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -360,4 +360,33 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
     return record
 
 
-__all__ = ["METHODS", "TASKS", "RunConfig", "RunExistsError", "run_experiment"]
+def _run_forced(config: RunConfig, out_dir: Path | None) -> dict[str, Any]:
+    return run_experiment(config, out_dir, checkpoint=False, force=True)
+
+
+def run_many(configs: Sequence[RunConfig], jobs: int = 1,
+             out_dirs: Sequence[str | Path | None] | None = None) -> list[dict[str, Any]]:
+    """Run ``configs`` (no checkpoints; existing records overwritten) on ``jobs`` processes,
+    one thread each; returns their records in order. Records are the same at any ``jobs``.
+
+    Args:
+        configs: the runs.
+        jobs: worker processes (``spawn``ed); 1 runs them here, one after another.
+        out_dirs: a record directory per run (None: no files).
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    dirs = [None] * len(configs) if out_dirs is None else [None if d is None else Path(d) for d in out_dirs]
+    if len(dirs) != len(configs):
+        raise ValueError(f"out_dirs must give one directory per config ({len(configs)}), got {len(dirs)}")
+    jobs = min(jobs, len(configs))
+    if jobs <= 1:
+        return [_run_forced(c, d) for c, d in zip(configs, dirs, strict=True)]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_run_forced, configs, dirs))
+
+
+__all__ = ["METHODS", "TASKS", "RunConfig", "RunExistsError", "run_experiment", "run_many"]

@@ -7,18 +7,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 from swalp.curves import plot_runs
-from swalp.experiments import METHODS, RunConfig, run_experiment
+from swalp.experiments import METHODS, RunConfig, run_many
 from swalp.report import summary_table
-
-
-def _run(config: RunConfig, out: Path) -> dict[str, Any]:
-    return run_experiment(config, out / config.method, checkpoint=False, force=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,11 +23,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"swalp demo: {args.task}, {args.epochs} epochs, averaging from epoch {args.swa_start + 1}, "
           f"formats {args.formats} (stochastic rounding), methods {', '.join(methods)}, {jobs} process(es)")
     start = time.perf_counter()
-    if jobs == 1:
-        records = [_run(c, out) for c in configs]
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            records = list(pool.map(_run, configs, [out] * len(configs)))
+    records = run_many(configs, jobs, [out / c.method for c in configs])
     print()
     print(summary_table(records, markdown=args.markdown))
     figure = plot_runs(records, out / "demo.png", f"{args.task}: {args.formats} vs fp32")

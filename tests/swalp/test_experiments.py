@@ -146,3 +146,13 @@ def test_config_round_trips_through_json():
     assert again.to_dict() == config.to_dict()
     with pytest.raises(ValueError, match="unknown RunConfig fields"):
         RunConfig.from_dict({"tsk": "linreg"})
+
+
+def test_run_many_gives_the_same_records_in_worker_processes():
+    configs = [RunConfig(method=m, **LINREG) for m in ("sgd-lp", "swalp")]
+    here, pool = experiments.run_many(configs, jobs=1), experiments.run_many(configs, jobs=2)
+    for a, b in zip(here, pool, strict=True):
+        assert [dict(r, time_s=0) for r in a["epochs"]] == [dict(r, time_s=0) for r in b["epochs"]]
+        assert a["final"] == b["final"]
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        experiments.run_many(configs, jobs=0)
