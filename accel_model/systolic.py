@@ -38,8 +38,10 @@ class Mapping:
         sr, sc, t: SCALE-Sim's spatial rows, spatial columns and temporal length.
         row_folds, col_folds: ``ceil(sr / rows)``, ``ceil(sc / cols)``.
         cycles_per_fold: demand-matrix lines per fold.
-        cycles: compute cycles of all ``repeat`` repetitions back to back,
-            ``repeat * folds * cycles_per_fold - 1`` (SCALE-Sim's ``Total Cycles`` for repeat 1).
+        cycles: compute cycles of all ``repeat`` repetitions,
+            ``repeat * (folds * cycles_per_fold - 1)``: SCALE-Sim's ``Total Cycles`` summed over
+            ``repeat`` layers of this GEMM, as it runs a depthwise convolution (one layer per
+            channel), so that a traced grouped convolution costs what its SCALE-Sim topology does.
         mapping_efficiency: mean over folds of used PEs / all PEs (SCALE-Sim's, as a fraction).
         compute_utilization: SCALE-Sim's ``Compute Util`` (fraction): mean over folds of
             ``used PEs * T / (PEs * fold span)``, its fold span being ``2R + 2C + T - 3`` (ws, is)
@@ -95,7 +97,7 @@ def map_gemm(M: int, N: int, K: int, rows: int, cols: int, dataflow: str, repeat
         row_folds=row_folds,
         col_folds=col_folds,
         cycles_per_fold=per_fold,
-        cycles=repeat * folds * per_fold - 1,
+        cycles=repeat * (folds * per_fold - 1),
         mapping_efficiency=sr * sc / (folds * pes),
         compute_utilization=sr * sc * t / (folds * pes * span),
     )

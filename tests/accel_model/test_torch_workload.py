@@ -53,6 +53,35 @@ def test_traced_small_cnn_equals_hand_written_topology(tmp_path):
     ]
 
 
+class DepthwiseSeparable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.pw = nn.Conv2d(8, 16, 1)
+
+    def forward(self, x):
+        return self.pw(torch.relu(self.dw(x)))
+
+
+# SCALE-Sim writes a depthwise layer with "DP" in its name and runs it as one layer per channel.
+DEPTHWISE_TOPOLOGY = HEADER + "\nDP_dw, 12, 12, 3, 3, 8, 1, 1,\npw, 10, 10, 1, 1, 8, 16, 1,\n"
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_traced_depthwise_separable_block_costs_what_its_topology_does(tmp_path, dataflow):
+    path = tmp_path / "dws.csv"
+    path.write_text(DEPTHWISE_TOPOLOGY)
+    by_hand = Workload.from_scalesim_topology(path)
+    traced = Workload.from_torch(DepthwiseSeparable(), torch.randn(1, 8, 10, 10))
+    assert [(x.M, x.N, x.K, x.repeat) for x in traced] == [(100, 1, 9, 8), (100, 16, 8, 1)]
+    assert [(x.M, x.N, x.K) for x in by_hand] == [(100, 1, 9)] * 8 + [(100, 16, 8)]
+    acc = Accelerator(rows=8, cols=16, dataflow=dataflow)
+    hand = [c.compute_cycles for c in estimate(by_hand, acc).layers]
+    ours = [c.compute_cycles for c in estimate(traced, acc).layers]
+    assert ours == [sum(hand[:8]), hand[8]]
+    assert traced.macs == by_hand.macs
+
+
 def test_batch_multiplies_the_streamed_rows():
     one = Workload.from_torch(SmallCNN(), torch.randn(1, 3, 32, 32))
     four = Workload.from_torch(SmallCNN(), torch.randn(4, 3, 32, 32))
