@@ -9,7 +9,8 @@
 * :func:`plot_sweep`: all three from a sweep directory's CSV (``swalp plot DIR``).
 
 Sweep figures use the mean over seeds of each configuration (``summarize``), error bars one
-standard deviation when there are several seeds.
+standard deviation when there are several seeds. A run's error is that of the model the method
+delivers: the averaged model's (``swa_test_error``) for averaging methods, else ``test_error``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from swalp.roles import ROLES
 from swalp.sweep_store import CSV_NAME, read_csv
+from swalp.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 FIGURE_TYPES = ("png", "pdf")
 PLOTS_DIR = "plots"
@@ -86,17 +88,24 @@ def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], t
     return save_figure(fig, stem)
 
 
+def run_error(row: Mapping[str, Any]) -> float | None:
+    """Test error of the model a run delivers: ``swa_test_error`` when the run averaged, else
+    ``test_error`` (None when the row has neither)."""
+    swa = row.get("swa_test_error")
+    return swa if swa is not None else row.get("test_error")
+
+
 def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Finished sweep rows grouped by configuration (method, label, varied roles) over seeds:
-    ``test_error`` (mean), ``test_error_std`` (0 for one seed), ``seeds``, and the first
+    ``test_error`` (mean of :func:`run_error`), ``test_error_std`` (0 for one seed), ``seeds``, and the first
     row's ``family``, ``bits_per_element`` and ``cost_energy_pj_per_step``. Grid order."""
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
-        if row.get("status") == "ok" and row.get("test_error") is not None:
+        if row.get("status") == "ok" and run_error(row) is not None:
             groups.setdefault((row["method"], row["label"], row.get("varied_roles") or ""), []).append(row)
     out = []
     for (method, label, varied), group in groups.items():
-        errors = [float(r["test_error"]) for r in group]
+        errors = [float(run_error(r)) for r in group]
         first = group[0]
         out.append({"method": method, "label": label, "varied_roles": varied, "family": first["family"],
                     "bits_per_element": first.get("bits_per_element"),
@@ -130,8 +139,10 @@ def _display(point: Mapping[str, Any]) -> str:
 
 
 def _error_label(rows: Sequence[Mapping[str, Any]]) -> str:
-    tasks = {r.get("task") for r in rows}
-    return f"test error ({', '.join(sorted(str(t) for t in tasks))})"
+    tasks = sorted({str(r.get("task")) for r in rows})
+    kinds = {TASKS[t].kind for t in tasks if t in TASKS}
+    unit = {frozenset([CLASSIFICATION]): " (%)", frozenset([REGRESSION]): " (MSE)"}.get(frozenset(kinds), "")
+    return f"test error{unit}, {', '.join(tasks)}"
 
 
 def plot_pareto(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
@@ -261,4 +272,4 @@ def plot_sweep(out: str | os.PathLike[str]) -> list[Path]:
 
 
 __all__ = ["FIGURE_TYPES", "SWEEP_FIGURES", "pareto_front", "plot_error_vs_bits", "plot_pareto",
-           "plot_sensitivity", "plot_sqnr", "plot_sweep", "save_figure", "summarize"]
+           "plot_sensitivity", "plot_sqnr", "plot_sweep", "run_error", "save_figure", "summarize"]
