@@ -152,6 +152,11 @@ def run_scalesim(
     Returns the three reports, the wall time (seconds) and the peak memory of the SCALE-Sim process.
     """
     layout = layout or Path(__file__).resolve().parent.parent / "tests/data/scalesim/layout_default.csv"
+    # SCALE-Sim runs in a temp dir: relative paths would not resolve there (it then writes nothing)
+    cfg, topology, layout = (Path(p).resolve() for p in (cfg, topology, layout))
+    for p in (cfg, topology, layout):
+        if not p.is_file():
+            raise ValueError(f"run_scalesim: {p} is not a file")
     with tempfile.TemporaryDirectory(prefix="scalesim_") as tmp:
         args = [
             "-c",

@@ -1,5 +1,8 @@
 """Energy table: cited Horowitz 45 nm numbers, scaling rules between table points, user overrides."""
 
+import re
+from importlib import resources
+
 import pytest
 
 from accel_model import EnergyTable
@@ -13,6 +16,15 @@ def test_packaged_table_holds_horowitz_isscc_2014_numbers():
     assert e.add_pj("float", 24) == 0.9 and e.mult_pj("float", 24) == 3.7  # fp32: 24-bit significand
     assert e.sram_pj_per_byte(8) == 10 / 8 and e.sram_pj_per_byte(1024) == 100 / 8
     assert e.dram_pj_per_byte == 1300 / 8
+
+
+def test_every_number_in_the_packaged_table_cites_its_source():
+    text = resources.files("accel_model.data").joinpath("energy_45nm.toml").read_text()
+    numbers = [line for line in text.splitlines() if re.match(r"\s*\w+\s*=\s*[0-9.]+", line)]
+    assert len(numbers) == 14  # node, 8 arithmetic, 3 SRAM, DRAM, random bit
+    for line in numbers:
+        comment = line.partition("#")[2]
+        assert "Horowitz 2014" in comment or "ASSUMPTION" in comment, line
 
 
 def test_scaling_rules_between_table_points():
