@@ -15,13 +15,12 @@ import ray
 from swalp.sweep import run_sweep
 from swalp.sweep_backends import make_backend, probe_address
 from swalp.sweep_grid import GridSpec
+from swalp.sweep_runner import run_point
 from swalp.sweep_store import read_csv
-from tests.swalp.test_sweep_helpers import toy_run
+from tests.swalp.test_sweep_helpers import failing_toy_run, toy_run
 
 SPEC = GridSpec(task="toy", methods=("sgd-fp", "swalp"), formats=("bfp(6)", "bfp8"), seeds=(0, 1),
                 fixed={"epochs": 4})
-RESULT_COLUMNS = ("key", "status", "label", "seed", "test_error", "train_loss", "cost_energy_pj_per_step",
-                  "bits_per_element")
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +31,26 @@ def ray_instance():
     ray.shutdown()
 
 
-def results(csv_path):
-    return [{c: r[c] for c in RESULT_COLUMNS} for r in read_csv(csv_path)]
-
-
-def test_ray_and_local_backends_give_identical_results(tmp_path, ray_instance):
-    local = run_sweep(SPEC, tmp_path / "local", toy_run, backend="local", workers=2, progress=False)
-    on_ray = run_sweep(SPEC, tmp_path / "ray", toy_run, backend="ray", progress=False)
-    assert (on_ray.finished, on_ray.failed) == (6, 0)
-    assert results(on_ray.csv) == results(local.csv)
+def test_real_training_runs_on_ray_equal_the_local_pool_bit_for_bit(tmp_path, ray_instance):
+    spec = GridSpec(task="linreg", methods=("sgd-fp", "swalp"), formats=("bfp(6)",), seeds=(0,),
+                    fixed={"epochs": 2, "swa_start": 1})
+    local = run_sweep(spec, tmp_path / "local", run_point, backend="local", workers=2, progress=False)
+    on_ray = run_sweep(spec, tmp_path / "ray", run_point, backend="ray", progress=False)
+    columns = ("key", "status", "test_error", "swa_test_error", "train_loss", "dist_to_opt",
+               "cost_energy_pj_per_step", "bits_per_element")
+    ray_rows = [{c: r.get(c) for c in columns} for r in read_csv(on_ray.csv)]
+    assert ray_rows == [{c: r.get(c) for c in columns} for r in read_csv(local.csv)]
+    assert [r["status"] for r in ray_rows] == ["ok", "ok"] and ray_rows[1]["swa_test_error"] > 0
     assert ray.is_initialized()  # a Ray instance found running is left running
 
 
-def test_ray_sweep_resumes_like_a_local_one(tmp_path, ray_instance):
-    run_sweep(SPEC, tmp_path, toy_run, backend="local", workers=2, progress=False)
+def test_a_ray_sweep_resumes_a_local_one_rerunning_only_its_failed_points(tmp_path, ray_instance):
+    first = run_sweep(SPEC, tmp_path, failing_toy_run, backend="local", workers=2, progress=False)
+    assert (first.finished, first.failed) == (4, 2)
     again = run_sweep(SPEC, tmp_path, toy_run, backend="ray", progress=False)
-    assert (again.skipped, again.finished) == (6, 0)
+    assert (again.skipped, again.finished, again.failed) == (4, 2, 0)
+    rows = read_csv(again.csv)
+    assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
 
 
 def test_an_unreachable_address_fails_within_seconds():
