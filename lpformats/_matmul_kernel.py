@@ -1,4 +1,4 @@
-"""Numba kernel of :func:`lpformats.matmul`: per-step rounded products and accumulations.
+"""Numba kernels of :func:`lpformats.matmul`: per-step rounded products and accumulations.
 
 Operands arrive as mantissas with per-segment power-of-two shifts (scalar formats: one
 segment, shift 0). For output row ``i`` the kernel walks ``k`` in runs (a segment, or a chunk
@@ -7,30 +7,58 @@ the accumulator's own units (the mantissa domain), vectorized across the ``N`` o
 the row; a finished run is scaled by ``2**(shift_a + shift_b)`` and, when results of several
 runs must be combined, added into a ``combine``-format total.
 
+Two implementations compute the same bits:
+
+* :func:`matmul_kernel` (any formats): values are float64; a sum is formed exactly enough by
+  :func:`_nudged_sum` and rounded with the scalar quantizers of :mod:`lpformats._elements`.
+* :func:`fixed_matmul_kernel` (fixed-point operands, products and accumulator): values are
+  integer codes in int64 and every rounding is an integer shift (:func:`_round_shift`).
+
+Every vector step (one ``k``, all ``N`` outputs) dispatches once to a loop in which the
+common case is a constant (``nearest`` rounding; exact products; no rounding at all in the
+integer kernel), so that LLVM folds the branches and vectorizes it; other modes share a loop
+that branches per element (fewer specialisations keep Numba's first compile short). Event
+counts are scalar reductions returned by each loop.
+
 Grid arguments (``g``) are the 11-tuple of :func:`lpformats.quantize._element_args`:
 ``(is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl, wrap)``.
+Stochastic rounding event ``e`` of output ``(row, j)`` uses random element
+``row * N * events + j * events + e`` of the call's stream.
 """
 
 import numpy as np
-from numba import literally, njit, prange
+from numba import njit, prange
 
 from lpformats._bitcast import bits_float64, float64_bits, pow2
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats.rng import element_bits
-from lpformats.rounding import STOCHASTIC
+from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 #: Accumulation orders (kernel codes).
 SEQUENTIAL, PAIRWISE = 0, 1
+#: Product kinds (kernel codes): exact, rounded to fixed point, rounded to a float format.
+MUL_EXACT, MUL_FIXED, MUL_FLOAT = 0, 1, 2
 #: Columns of the per-row statistics array.
 STAT_SATURATED, STAT_WRAPPED, STAT_UNDERFLOW, STAT_SWAMPED, STAT_MAX_ABS = range(5)
 N_STATS = 5
 
 
 @njit(inline="always", cache=True)
+def _rand(key, index, shift, mode):
+    """Random integer for one rounding event (0 unless ``mode`` is stochastic)."""
+    if mode == STOCHASTIC:
+        return np.float64(element_bits(key, np.uint64(index)) >> shift)
+    return 0.0
+
+
+# ---------------------------------------------------------------- float64 implementation
+
+
+@njit(inline="always", cache=True)
 def _round_on_grid(x, g, is_float, mode, rand, rand_scale):
-    """``(value, out_of_range)``: ``x`` rounded onto grid ``g`` (float when the compile-time
-    constant ``is_float``); ``out_of_range`` says the rounded value lay beyond the format's
-    range (then saturated, wrapped, or inf/NaN)."""
+    """``(value, out_of_range)``: ``x`` rounded onto grid ``g`` (float when the constant
+    ``is_float``); ``out_of_range`` says the rounded value lay beyond the format's range
+    (then saturated, wrapped, or inf/NaN)."""
     if is_float:
         q = float_round(x, g[1], g[2], mode, rand, rand_scale)
         return float_finish(q, x, g[2], g[3], g[4], g[5], g[6], mode), abs(q) > g[3]
@@ -50,45 +78,102 @@ def _nudged_sum(a, b):
 
 
 @njit(inline="always", cache=True)
-def _rand(key, index, shift, mode):
-    """Random integer for one rounding event (0 unless ``mode`` is stochastic)."""
-    if mode == STOCHASTIC:
-        return np.float64(element_bits(key, np.uint64(index)) >> shift)
-    return 0.0
-
-
-@njit(inline="always", cache=True)
-def _accumulate(acc, v, g, is_float, mode, key, base, stride, event, shift, rand_scale, stats):
-    """``acc[j] = round_acc(acc[j] + v[j])`` for every ``j``, counting events in ``stats``."""
+def _accumulate_loop(acc, v, g, is_float, mode, ctx):
+    """``acc[j] = round_g(acc[j] + v[j])`` for every ``j``; returns the event counts
+    ``(saturated, wrapped, 0, swamped, max |acc|)``.
+    ``ctx = (key, base, stride, event, shift, rand_scale)``."""
+    key, base, stride, event, shift, rand_scale = ctx
+    wrap = g[10]
+    sat = 0
+    swamp = 0
+    peak = 0.0
     for j in range(acc.size):
         rand = _rand(key, base + j * stride + event, shift, mode)
         old = acc[j]
         q, out = _round_on_grid(_nudged_sum(old, v[j]), g, is_float, mode, rand, rand_scale)
-        stats[STAT_SATURATED] += out and not g[10]
-        stats[STAT_WRAPPED] += out and g[10]
-        stats[STAT_SWAMPED] += v[j] != 0.0 and q == old
-        stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], abs(q))
+        sat += out
+        swamp += v[j] != 0.0 and q == old
+        mag = abs(q)
+        peak = mag if mag > peak else peak
         acc[j] = q
+    return (0, sat) if wrap else (sat, 0), swamp, peak
+
+
+@njit(cache=True)
+def _accumulate(acc, v, g, is_float, mode, ctx):
+    """:func:`_accumulate_loop`, with ``is_float`` a constant and a loop specialised for the
+    default ``nearest`` mode (other modes share one loop that branches per element)."""
+    if is_float:
+        if mode == NEAREST:
+            return _accumulate_loop(acc, v, g, True, NEAREST, ctx)
+        return _accumulate_loop(acc, v, g, True, mode, ctx)
+    if mode == NEAREST:
+        return _accumulate_loop(acc, v, g, False, NEAREST, ctx)
+    return _accumulate_loop(acc, v, g, False, mode, ctx)
+
+
+@njit(inline="always", cache=True)
+def _product_loop(v, a, brow, g, mul_kind, mode, ctx):
+    """``v[j] = round_mul(a * brow[j])`` (exact product when ``mul_kind`` is MUL_EXACT);
+    returns ``(saturated, underflowed to zero)`` counts."""
+    key, base, stride, event, shift, rand_scale = ctx
+    sat = 0
+    under = 0
+    for j in range(v.size):
+        p = a * brow[j]  # exact: significands of at most 26 bits
+        if mul_kind != MUL_EXACT:
+            rand = _rand(key, base + j * stride + event, shift, mode)
+            q, out = _round_on_grid(p, g, mul_kind == MUL_FLOAT, mode, rand, rand_scale)
+            under += p != 0.0 and q == 0.0
+            sat += out
+            p = q
+        v[j] = p
+    return sat, under
+
+
+@njit(cache=True)
+def _products(v, a, brow, g, mul_kind, mode, ctx):
+    """:func:`_product_loop`, specialised for exact products (rounded products share one
+    loop that branches per element on the format kind and mode)."""
+    if mul_kind == MUL_EXACT:
+        return _product_loop(v, a, brow, g, MUL_EXACT, NEAREST, ctx)
+    return _product_loop(v, a, brow, g, mul_kind, mode, ctx)
+
+
+@njit(inline="always", cache=True)
+def _tally(stats, acc_counts):
+    """Add the counts ``((saturated, wrapped), swamped, peak)`` of an accumulation."""
+    (sat, wrp), swamp, peak = acc_counts
+    stats[STAT_SATURATED] += sat
+    stats[STAT_WRAPPED] += wrp
+    stats[STAT_SWAMPED] += swamp
+    stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak)
+
+
+@njit(cache=True)
+def _finish_run(total, acc, v, scale_a, sb_seg, combine_runs, gc, mode, ctx, stats):
+    """Scale a finished run's sums ``acc`` by ``2**(scale_a + sb_seg[j])`` and add them into
+    ``total`` rounded to the combine grid ``gc`` (or store them when there is one run)."""
+    for j in range(acc.size):
+        v[j] = acc[j] * pow2(scale_a + sb_seg[j])
+    if combine_runs:
+        _tally(stats, _accumulate(total, v, gc, gc[0], mode, ctx))
+    else:
+        total[:] = v
 
 
 @njit(cache=True)
 def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs,
          mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row_base, events_per_output, stats):
-    """One output row: ``out_row[j] = sum_k a_row[k] * b[k, j]`` as the hardware computes it.
-
-    ``mode``, ``order``, ``mul_kind`` (0: exact products, 1: fixed, 2: float) and
-    ``acc_float`` are compile-time constants (``literally``), so each combination gets its
-    own vectorized loop."""
-    literally(mode)
-    literally(acc_float)
-    literally(order)
-    literally(mul_kind)
+    """One output row: ``out_row[j] = sum_k a_row[k] * b[k, j]`` as the hardware computes it;
+    event counts into ``stats``."""
     n = out_row.size
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
     acc = np.zeros(n)
     v = np.zeros(n)
     total = np.zeros(n)
+    stats[:] = 0.0
     longest = 0
     for r in range(run_bounds.size - 1):
         longest = max(longest, run_bounds[r + 1] - run_bounds[r])
@@ -96,49 +181,37 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
     event = 0
     for r in range(run_bounds.size - 1):
         k0, k1 = run_bounds[r], run_bounds[r + 1]
+        seg = k0 // seg_len
         acc[:] = 0.0
         for k in range(k0, k1):
-            a = a_row[k]
-            for j in range(n):
-                p = a * b[k, j]  # exact: significands of at most 26 bits
-                if mul_kind:
-                    rand = _rand(key, row_base + j * events_per_output + event, shift, mode)
-                    q, out = _round_on_grid(p, gm, mul_kind == 2, mode, rand, rand_scale)
-                    stats[STAT_UNDERFLOW] += p != 0.0 and q == 0.0
-                    stats[STAT_SATURATED] += out
-                    p = q
-                v[j] = p
+            target = tree[k - k0] if order == PAIRWISE else v
+            sat, under = _products(target, a_row[k], b[k], gm, mul_kind, mode,
+                                   (key, row_base, events_per_output, event, shift, rand_scale))
+            stats[STAT_SATURATED] += sat
+            stats[STAT_UNDERFLOW] += under
             event += 1
-            if order == PAIRWISE:
-                tree[k - k0, :] = v
-            else:
-                _accumulate(acc, v, ga, acc_float, mode, key, row_base, events_per_output, event, shift,
-                            rand_scale, stats)
+            if order != PAIRWISE:
+                _tally(stats, _accumulate(acc, v, ga, acc_float, mode,
+                                          (key, row_base, events_per_output, event, shift, rand_scale)))
                 event += 1
         if order == PAIRWISE:
             width = k1 - k0
             step = 1
             while step < width:
                 for t in range(0, width - step, 2 * step):
-                    _accumulate(tree[t], tree[t + step], ga, acc_float, mode, key, row_base, events_per_output,
-                                event, shift, rand_scale, stats)
+                    _tally(stats, _accumulate(tree[t], tree[t + step], ga, acc_float, mode,
+                                              (key, row_base, events_per_output, event, shift, rand_scale)))
                     event += 1
                 step *= 2
             if width == 1:  # a lone product still enters the accumulator through an addition
-                _accumulate(acc, tree[0], ga, acc_float, mode, key, row_base, events_per_output, event, shift,
-                            rand_scale, stats)
+                _tally(stats, _accumulate(acc, tree[0], ga, acc_float, mode,
+                                          (key, row_base, events_per_output, event, shift, rand_scale)))
                 event += 1
             elif width > 1:
                 acc[:] = tree[0]
-        seg = k0 // seg_len
-        for j in range(n):
-            v[j] = acc[j] * pow2(sa_row[seg] + sb[seg, j])
-        if combine_runs:
-            _accumulate(total, v, gc, gc[0], mode, key, row_base, events_per_output, event, shift,
-                        rand_scale, stats)
-            event += 1
-        else:
-            total[:] = v
+        _finish_run(total, acc, v, sa_row[seg], sb[seg], combine_runs, gc, mode,
+                    (key, row_base, events_per_output, event, shift, rand_scale), stats)
+        event += combine_runs
     out_row[:] = total
 
 
@@ -156,8 +229,178 @@ def matmul_kernel(a, b, sa, sb, out, run_bounds, seg_len, order, combine_runs,
     for row in prange(batches * m):
         t = row // m
         i = row % m
-        row_stats[row, :] = 0.0
         _row(a[t, i], b[t], sa[t, i], sb[t], out[t, i], run_bounds, seg_len, order, combine_runs,
              mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row * n * events_per_output,
-             events_per_output,
-             row_stats[row])
+             events_per_output, row_stats[row])
+
+
+# ---------------------------------------------------------------- integer implementation
+
+
+@njit(inline="always", cache=True)
+def _round_shift(t, s, mode, rand, rand_scale):
+    """``t * 2**-s`` (int64 ``t``, ``0 <= s <= 53``) rounded to an integer in ``mode``; the
+    same result as :func:`lpformats.rounding.round_to_integer` on the exact value."""
+    if s == 0:
+        return t
+    floor = t >> s  # arithmetic shift: floor division by 2**s
+    rem = t - (floor << s)  # in [0, 2**s)
+    half = np.int64(1) << (s - 1)
+    if mode == NEAREST:
+        up = rem > half or (rem == half and (floor & 1) == 1)
+    elif mode == NEAREST_AWAY:
+        up = rem > half or (rem == half and t >= 0)
+    elif mode == ZERO:
+        up = t < 0 and rem != 0
+    elif mode == DOWN:
+        up = False
+    elif mode == UP:
+        up = rem != 0
+    else:
+        up = np.float64(rem) * pow2(-s) * rand_scale >= rand_scale - rand
+    return floor + up
+
+
+@njit(inline="always", cache=True)
+def _fixed_step(t, s, kmin, kmax, wrap, mode, rand, rand_scale):
+    """``(code, out_of_range)``: ``t * 2**-s`` rounded and brought into ``[kmin, kmax]``
+    (saturated, or reduced modulo ``kmax - kmin + 1`` with ``wrap``)."""
+    k = _round_shift(t, s, mode, rand, rand_scale)
+    out = k < kmin or k > kmax
+    if wrap:
+        return ((k - kmin) & (kmax - kmin)) + kmin, out
+    return min(max(k, kmin), kmax), out
+
+
+@njit(inline="always", cache=True)
+def _fixed_mac_loop(acc, a, brow, mul_grid, mul_rounded, acc_grid, mode, ctx):
+    """One ``k`` step of a fixed-point row: products rounded to ``mul`` (when ``mul_rounded``),
+    then ``acc[j] = round_acc(acc[j] + product[j])``. Returns the event counts
+    ``(saturated, wrapped, underflowed, swamped, max |acc code|)``.
+
+    Product codes have ``mul_shift`` fraction bits more than ``mul``'s (``mul_up``: shift left
+    instead); the sum is formed on the finer of the two grids (``acc`` scaled up by ``acc_up``
+    bits, the product by ``prod_up``) and rounded back down by ``acc_up`` bits.
+    ``mul_grid = (mul_shift, mul_up, kmin, kmax, wrap)``, ``acc_grid = (acc_up, prod_up, kmin,
+    kmax, wrap)``, ``ctx`` as in :func:`_accumulate_loop`."""
+    mul_shift, mul_up, gm_kmin, gm_kmax, gm_wrap = mul_grid
+    acc_up, prod_up, ga_kmin, ga_kmax, ga_wrap = acc_grid
+    key, base, stride, event, shift, rand_scale = ctx
+    sat = 0
+    acc_out = 0
+    under = 0
+    swamp = 0
+    peak = 0
+    for j in range(acc.size):
+        prod = a * np.int64(brow[j])
+        if mul_rounded:
+            rand = _rand(key, base + j * stride + event, shift, mode)
+            q, out = _fixed_step(prod << mul_up, mul_shift, gm_kmin, gm_kmax, gm_wrap, mode, rand,
+                                 rand_scale)
+            under += prod != 0 and q == 0
+            sat += out
+            prod = q
+        rand = _rand(key, base + j * stride + event + 1, shift, mode)
+        old = acc[j]
+        q, out = _fixed_step((old << acc_up) + (prod << prod_up), acc_up, ga_kmin, ga_kmax, ga_wrap, mode,
+                             rand, rand_scale)
+        acc_out += out
+        swamp += prod != 0 and q == old
+        mag = abs(q)
+        peak = mag if mag > peak else peak
+        acc[j] = q
+    if ga_wrap:
+        return sat, acc_out, under, swamp, peak
+    return sat + acc_out, 0, under, swamp, peak
+
+
+@njit(inline="always", cache=True)
+def _fixed_add_loop(acc, a, brow, acc_grid):
+    """One ``k`` step of a fixed-point row when no step rounds (exact products on a grid no
+    finer than the accumulator's): ``acc[j] = range_rule(acc[j] + a * brow[j] << prod_up)``.
+    Returns the counts of :func:`_fixed_mac_loop`."""
+    _, prod_up, kmin, kmax, wrap = acc_grid
+    out_count = 0
+    swamp = 0
+    peak = 0
+    for j in range(acc.size):
+        prod = (a * np.int64(brow[j])) << prod_up
+        old = acc[j]
+        total = old + prod
+        out_count += total < kmin or total > kmax
+        q = ((total - kmin) & (kmax - kmin)) + kmin if wrap else min(max(total, kmin), kmax)
+        swamp += prod != 0 and q == old
+        mag = abs(q)
+        peak = mag if mag > peak else peak
+        acc[j] = q
+    if wrap:
+        return 0, out_count, 0, swamp, peak
+    return out_count, 0, 0, swamp, peak
+
+
+@njit(cache=True)
+def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
+    """One ``k`` step: :func:`_fixed_add_loop` when nothing rounds, else
+    :func:`_fixed_mac_loop` (specialised for ``nearest``; other modes branch per element)."""
+    if not mul_rounded and s[0] == 0:
+        return _fixed_add_loop(acc, a, brow, s)
+    if mode == NEAREST:
+        return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, NEAREST, ctx)
+    return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, mode, ctx)
+
+
+@njit(cache=True)
+def _fixed_row(a_row, b, out_row, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key,
+               nbits, row_base, events_per_output, stats):
+    """One output row of :func:`fixed_matmul_kernel`; event counts into ``stats``."""
+    n = out_row.size
+    rand_scale = 2.0**nbits
+    shift = np.uint64(64 - nbits)
+    mul_grid = mul_plan[:5]
+    acc = np.zeros(n, dtype=np.int64)
+    accf = np.zeros(n)
+    v = np.zeros(n)
+    total = np.zeros(n)
+    zero_shifts = np.zeros(n, dtype=np.int64)
+    stats[:] = 0.0
+    peak = 0
+    event = 0
+    for r in range(run_bounds.size - 1):
+        acc[:] = 0
+        for k in range(run_bounds[r], run_bounds[r + 1]):
+            sat, wrp, under, swamp, top = _fixed_mac(
+                acc, np.int64(a_row[k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
+                (key, row_base, events_per_output, event, shift, rand_scale))
+            stats[STAT_SATURATED] += sat
+            stats[STAT_WRAPPED] += wrp
+            stats[STAT_UNDERFLOW] += under
+            stats[STAT_SWAMPED] += swamp
+            peak = max(peak, top)
+            event += 2
+        for j in range(n):
+            accf[j] = acc[j]
+        _finish_run(total, accf, v, -acc_fl, zero_shifts, combine_runs, gc, mode,
+                    (key, row_base, events_per_output, event, shift, rand_scale), stats)
+        event += combine_runs
+    out_row[:] = total
+    stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak * pow2(-acc_fl))
+
+
+@njit(parallel=True, cache=True)
+def fixed_matmul_kernel(a, b, out, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key,
+                        nbits, events_per_output, row_stats):
+    """Fixed-point ``out[t] = a[t] @ b[t]`` on integer codes (``a (T, M, K)``, ``b (T, K, N)``).
+
+    ``mul_plan = (mul_shift, mul_up, kmin, kmax, wrap, rounded)`` and
+    ``acc_plan = (acc_up, prod_up, kmin, kmax, wrap)`` (see :func:`_fixed_mac_loop`);
+    accumulator codes have ``acc_fl`` fraction bits. Runs are combined as in
+    :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
+    kernels give identical bits.
+    """
+    batches, m, _ = a.shape
+    n = b.shape[2]
+    for row in prange(batches * m):
+        t = row // m
+        i = row % m
+        _fixed_row(a[t, i], b[t], out[t, i], run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
+                   key, nbits, row * n * events_per_output, events_per_output, row_stats[row])

@@ -158,6 +158,50 @@ def _prepare_block(x: np.ndarray, q: np.ndarray, fmt: BlockFloat | MXFormat, nam
     return _Prepared(mantissa, np.ascontiguousarray(shifts, dtype=np.int64), k_block)
 
 
+def _fraction_bits(x: np.ndarray) -> tuple[int, int]:
+    """``(f, b)``: the fewest fraction bits ``f >= 0`` that make every ``x * 2**f`` an integer,
+    and the bit length ``b`` of the largest such integer magnitude (``b`` > 62: too wide)."""
+    nonzero = x[x != 0]
+    if nonzero.size == 0:
+        return 0, 0
+    frac, exp = np.frexp(nonzero)
+    mant = np.abs(np.ldexp(frac, 53)).astype(np.int64)
+    trailing = np.log2((mant & -mant).astype(np.float64)).astype(np.int64)
+    f = max(0, int((53 - exp - trailing).max()))
+    largest = float(np.abs(nonzero).max())
+    return f, math.frexp(largest)[1] + f
+
+
+def _fixed_plan(A: np.ndarray, B: np.ndarray, acc: FixedPoint | FloatFormat,
+                mul: FixedPoint | FloatFormat | None, mode: int) -> tuple | None:
+    """Integer codes and shift plans for :func:`kernel.fixed_matmul_kernel`, or None when the
+    product must take the float64 kernel (a float ``acc``/``mul``, or codes whose shifted sums
+    would not fit in int64)."""
+    if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
+        return None
+    if not (np.isfinite(A).all() and np.isfinite(B).all()):
+        return None
+    fa, ba = _fraction_bits(A)
+    fb, bb = _fraction_bits(B)
+    flp, prod_bits = fa + fb, ba + bb
+    mul_plan = (0, 0, 0, 0, False, False)
+    if mul is not None:
+        mul_shift, mul_up = max(0, flp - mul.fl), max(0, mul.fl - flp)
+        mul_plan = (mul_shift, mul_up, int(mul.kmin), int(mul.kmax), mul.overflow == "wrap", True)
+        if prod_bits + mul_up > 62 or (mode == STOCHASTIC and mul_shift > 53):
+            return None
+        flp, prod_bits = mul.fl, mul.wl
+    fine = max(flp, acc.fl)
+    acc_up, prod_up = fine - acc.fl, fine - flp
+    if max(acc.wl + acc_up, prod_bits + prod_up) > 61 or (mode == STOCHASTIC and acc_up > 53):
+        return None
+    dtype = np.int32 if max(ba, bb) <= 31 else np.int64
+    codes_a = np.ldexp(A, fa).astype(dtype)
+    codes_b = np.ldexp(B, fb).astype(dtype)
+    acc_plan = (acc_up, prod_up, int(acc.kmin), int(acc.kmax), acc.overflow == "wrap")
+    return codes_a, codes_b, mul_plan, acc_plan
+
+
 def matmul(
     a: Any,
     b: Any,
@@ -204,14 +248,16 @@ def matmul(
     a_arr = as_operand(a, "a").array.astype(np.float64)
     b_arr = as_operand(b, "b").array.astype(np.float64)
     if a_arr.ndim < 2 or b_arr.ndim < 2:
-        raise ValueError(f"a and b must have at least 2 dimensions, got shapes {a_arr.shape} and {b_arr.shape}")
+        raise ValueError(f"a and b must have at least 2 dimensions, got shapes {a_arr.shape} and "
+                         f"{b_arr.shape}")
     if a_arr.shape[-1] != b_arr.shape[-2]:
-        raise ValueError(f"a is {a_arr.shape} and b is {b_arr.shape}: a's last dimension (K={a_arr.shape[-1]}) "
-                         f"must equal b's second-to-last ({b_arr.shape[-2]})")
+        raise ValueError(f"a is {a_arr.shape} and b is {b_arr.shape}: a's last dimension "
+                         f"(K={a_arr.shape[-1]}) must equal b's second-to-last ({b_arr.shape[-2]})")
     try:
         batch = np.broadcast_shapes(a_arr.shape[:-2], b_arr.shape[:-2])
     except ValueError:
-        raise ValueError(f"batch dimensions of a {a_arr.shape[:-2]} and b {b_arr.shape[:-2]} do not broadcast") from None
+        raise ValueError(f"batch dimensions of a {a_arr.shape[:-2]} and b {b_arr.shape[:-2]} "
+                         "do not broadcast") from None
     pa = _prepare(a_arr, None if a_fmt is None else parse(a_fmt), "a", -1, strict)
     pb = _prepare(b_arr, None if b_fmt is None else parse(b_fmt), "b", -2, strict)
     m, k = a_arr.shape[-2:]
@@ -236,12 +282,23 @@ def matmul(
     out = np.zeros((t, m, n))
     stats = np.zeros((t * m, kernel.N_STATS))
     events = 2 * k + len(runs) + 1
-    if t * m * n:
+    fixed_plan = None
+    if kernel_order == kernel.SEQUENTIAL and pa.k_block is None and pb.k_block is None:
+        fixed_plan = _fixed_plan(A, B, acc_fmt, mul_fmt, mode)
+    if t * m * n and fixed_plan is not None:
+        codes_a, codes_b, mul_plan, acc_plan = fixed_plan
+        kernel.fixed_matmul_kernel(
+            codes_a, codes_b, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
+            _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
+        )
+    elif t * m * n:
+        mul_kind = kernel.MUL_EXACT if mul_fmt is None else (
+            kernel.MUL_FLOAT if isinstance(mul_fmt, FloatFormat) else kernel.MUL_FIXED)
         kernel.matmul_kernel(
-            A, B, SA, SB, out, runs, seg_len, kernel_order, combine_runs,
-            0 if mul_fmt is None else 2 if isinstance(mul_fmt, FloatFormat) else 1,
+            A, B, SA, SB, out, runs, seg_len, kernel_order, combine_runs, mul_kind,
             _element_args(mul_fmt or acc_fmt, saturate=False), _element_args(acc_fmt, saturate=False),
-            isinstance(acc_fmt, FloatFormat), _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
+            isinstance(acc_fmt, FloatFormat), _element_args(combine_fmt, saturate=False), mode,
+            np.uint64(key), nbits, events, stats,
         )
     c = out.reshape(*batch, m, n)
     additions = t * m * n * (max(k - 1, 0) if kernel_order == kernel.PAIRWISE else k)
