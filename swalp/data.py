@@ -2,7 +2,8 @@
 deterministic batch iterator.
 
 * :func:`digits`: scikit-learn's bundled 8x8 digits (1,797 images), a fixed split of 1,297
-  training and 500 test images, standardized with the training mean and standard deviation.
+  training and 500 test images, standardized with the training mean and standard deviation
+  (over all pixels for images, per feature for vectors).
 * :func:`synthetic_regression`: ``y = X w* + noise`` with Gaussian ``X``, a fixed seed.
 * :func:`cifar`: CIFAR-10/100 from a local directory in torchvision's pickle format (never
   downloaded); per-channel normalization, random crop and flip for training.
@@ -74,21 +75,27 @@ class Batches:
                 for i in range(0, len(self.x), self.batch_size)]
 
 
-def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    mean, std = train.mean(), train.std()
+def _standardize(train: np.ndarray, test: np.ndarray, per_feature: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Subtract the training mean and divide by the training standard deviation: one of each
+    over all pixels, or one per feature (column; constant columns become 0)."""
+    axis = 0 if per_feature else None
+    mean, std = train.mean(axis=axis), train.std(axis=axis)
+    std = np.where(std > 0, std, 1.0)
     return (torch.from_numpy(((train - mean) / std).astype(np.float32)),
             torch.from_numpy(((test - mean) / std).astype(np.float32)))
 
 
 def digits(image: bool = True) -> Dataset:
-    """scikit-learn's 8x8 digits: inputs ``(N, 1, 8, 8)`` (``image``) or ``(N, 64)``."""
+    """scikit-learn's 8x8 digits: inputs ``(N, 1, 8, 8)`` standardized over all pixels
+    (``image``), or ``(N, 64)`` feature vectors standardized per feature (a well-conditioned
+    convex problem for logistic regression)."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     order = np.random.RandomState(DATA_SEED).permutation(len(bunch.target))
     test, train = order[:DIGITS_TEST], order[DIGITS_TEST:]
     x = bunch.data.astype(np.float64)
-    x_train, x_test = _standardize(x[train], x[test])
+    x_train, x_test = _standardize(x[train], x[test], per_feature=not image)
     if image:
         x_train, x_test = x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8)
     y = torch.from_numpy(bunch.target.astype(np.int64))

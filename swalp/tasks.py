@@ -93,7 +93,8 @@ def optimum(task_name: str, weight_decay: float) -> torch.Tensor:
 
     def closure():
         opt.zero_grad()
-        loss = task.loss(model(x), data.y_train) + weight_decay / 2 * flat_parameters(model).pow(2).sum()
+        penalty = sum(p.pow(2).sum() for p in model.parameters())  # differentiable, unlike flat_parameters
+        loss = task.loss(model(x), data.y_train) + weight_decay / 2 * penalty
         loss.backward()
         return loss
 
@@ -141,7 +142,7 @@ TASKS: dict[str, Task] = {
     "logreg": Task(
         "logreg", "multinomial logistic regression on scikit-learn's 8x8 digits", CLASSIFICATION,
         _no_data_dir(lambda: _digits(False)), lambda: nn.Linear(64, 10),
-        dict(epochs=20, batch_size=32, lr=0.05, swa_lr=0.05, swa_start=4, momentum=0.0, weight_decay=1e-3,
+        dict(epochs=40, batch_size=32, lr=0.5, swa_lr=0.5, swa_start=20, momentum=0.0, weight_decay=1e-2,
              schedule="constant"),
         convex=True),
     "digits-vgg": Task(
