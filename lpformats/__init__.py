@@ -18,6 +18,10 @@ from lpformats.matmul import MatmulStats, matmul  # noqa: E402
 
 __all__ += ["MatmulStats", "matmul"]
 
+from lpformats.conv import conv2d  # noqa: E402
+
+__all__ += ["conv2d"]
+
 from lpformats.analyze import analyze  # noqa: E402
 
 __all__ += ["analyze"]

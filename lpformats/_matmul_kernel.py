@@ -69,11 +69,14 @@ def _round_on_grid(x, g, is_float, mode, rand, rand_scale):
 @njit(inline="always", cache=True)
 def _nudged_sum(a, b):
     """``a + b`` in float64, moved one ulp toward the exact sum when the addition was inexact,
-    so that rounding it to any grid of at most 51 significant bits rounds the exact sum."""
+    so that rounding it to any grid of at most 51 significant bits rounds the exact sum.
+    Infinities pass through as IEEE addition gives them (inf + finite = inf, inf - inf = NaN)."""
     s = a + b
     bb = s - a
     err = (a - (s - bb)) + (b - bb)
-    step = 0 if err == 0.0 else (1 if (err > 0.0) == (s > 0.0) else -1)  # +1: away from zero
+    if err == 0.0 or err != err:  # exact, or an infinite operand (err is NaN): nothing to nudge
+        return s
+    step = 1 if (err > 0.0) == (s > 0.0) else -1  # +1: away from zero
     return bits_float64(float64_bits(s) + step)
 
 
@@ -350,8 +353,8 @@ def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
 
 
 @njit(cache=True)
-def _fixed_row(a_row, b, out_row, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key,
-               nbits, row_base, events_per_output, stats):
+def _fixed_row(a_row, b, scale_a, sb, out_row, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
+               key, nbits, row_base, events_per_output, stats):
     """One output row of :func:`fixed_matmul_kernel`; event counts into ``stats``."""
     n = out_row.size
     rand_scale = 2.0**nbits
@@ -361,7 +364,6 @@ def _fixed_row(a_row, b, out_row, run_bounds, combine_runs, mul_plan, acc_plan, 
     accf = np.zeros(n)
     v = np.zeros(n)
     total = np.zeros(n)
-    zero_shifts = np.zeros(n, dtype=np.int64)
     stats[:] = 0.0
     peak = 0
     event = 0
@@ -379,7 +381,7 @@ def _fixed_row(a_row, b, out_row, run_bounds, combine_runs, mul_plan, acc_plan, 
             event += 2
         for j in range(n):
             accf[j] = acc[j]
-        _finish_run(total, accf, v, -acc_fl, zero_shifts, combine_runs, gc, mode,
+        _finish_run(total, accf, v, scale_a - acc_fl, sb, combine_runs, gc, mode,
                     (key, row_base, events_per_output, event, shift, rand_scale), stats)
         event += combine_runs
     out_row[:] = total
@@ -387,9 +389,10 @@ def _fixed_row(a_row, b, out_row, run_bounds, combine_runs, mul_plan, acc_plan, 
 
 
 @njit(parallel=True, cache=True)
-def fixed_matmul_kernel(a, b, out, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key,
-                        nbits, events_per_output, row_stats):
-    """Fixed-point ``out[t] = a[t] @ b[t]`` on integer codes (``a (T, M, K)``, ``b (T, K, N)``).
+def fixed_matmul_kernel(a, b, sa, sb, out, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
+                        key, nbits, events_per_output, row_stats):
+    """Fixed-point ``out[t] = a[t] @ b[t]`` on integer codes (``a (T, M, K)``, ``b (T, K, N)``),
+    each output scaled by ``2**(sa[t, i] + sb[t, j])`` (block exponents constant along K).
 
     ``mul_plan = (mul_shift, mul_up, kmin, kmax, wrap, rounded)`` and
     ``acc_plan = (acc_up, prod_up, kmin, kmax, wrap)`` (see :func:`_fixed_mac_loop`);
@@ -402,5 +405,6 @@ def fixed_matmul_kernel(a, b, out, run_bounds, combine_runs, mul_plan, acc_plan,
     for row in prange(batches * m):
         t = row // m
         i = row % m
-        _fixed_row(a[t, i], b[t], out[t, i], run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
-                   key, nbits, row * n * events_per_output, events_per_output, row_stats[row])
+        _fixed_row(a[t, i], b[t], sa[t, i, 0], sb[t, 0], out[t, i], run_bounds, combine_runs, mul_plan,
+                   acc_plan, acc_fl, gc, mode, key, nbits, row * n * events_per_output, events_per_output,
+                   row_stats[row])

@@ -288,7 +288,7 @@ def matmul(
     if t * m * n and fixed_plan is not None:
         codes_a, codes_b, mul_plan, acc_plan = fixed_plan
         kernel.fixed_matmul_kernel(
-            codes_a, codes_b, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
+            codes_a, codes_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
             _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
         )
     elif t * m * n:

@@ -127,6 +127,17 @@ def test_batch_dimensions_broadcast_like_matmul():
     assert empty.shape == (0, 5, 4)
 
 
+def test_batched_binary_against_integers_uses_each_batch_s_sums():
+    """The row/column-sum correction of a binary operand is taken per batch element."""
+    rng = np.random.default_rng(10)
+    a = random_codes(rng, (3, 1, 6, 90), 1, "binary")
+    b = random_codes(rng, (2, 90, 5), 3, "unsigned")
+    np.testing.assert_array_equal(bitserial_matmul(a, b, 1, 3, signed=("binary", "unsigned")), exact(a, b))
+    bt, at = b.transpose(0, 2, 1), a.transpose(0, 1, 3, 2)  # the binary operand on the right
+    got = bitserial_matmul(bt, at, 3, 1, signed=("unsigned", "binary"))
+    np.testing.assert_array_equal(got, exact(bt, at))
+
+
 def test_any_integer_dtype_and_layout():
     rng = np.random.default_rng(6)
     a = random_codes(rng, (20, 90), 4, "unsigned", dtype=np.uint8)
@@ -145,22 +156,27 @@ def test_torch_tensors_in_and_out():
     np.testing.assert_array_equal(got.numpy(), exact(a, b))
 
 
+#: (a batch shape, b batch shape) pairs that broadcast.
+BATCHES = [((), ()), ((2,), ()), ((), (3,)), ((2, 1), (3,)), ((1,), (2,)), ((0,), ())]
+
+
 @given(
     m=st.integers(0, 9),
     k=st.integers(0, 200),
     n=st.integers(0, 9),
+    batches=st.sampled_from(BATCHES),
     a_mode=st.sampled_from(MODES),
     b_mode=st.sampled_from(MODES),
     a_bits=st.integers(1, 4),
     b_bits=st.integers(1, 4),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_property_equals_matmul(m, k, n, a_mode, b_mode, a_bits, b_bits, seed):
+def test_property_equals_matmul(m, k, n, batches, a_mode, b_mode, a_bits, b_bits, seed):
     a_bits = 1 if a_mode == "binary" else a_bits
     b_bits = 1 if b_mode == "binary" else b_bits
     rng = np.random.default_rng(seed)
-    a = random_codes(rng, (m, k), a_bits, a_mode)
-    b = random_codes(rng, (k, n), b_bits, b_mode)
+    a = random_codes(rng, (*batches[0], m, k), a_bits, a_mode)
+    b = random_codes(rng, (*batches[1], k, n), b_bits, b_mode)
     got = bitserial_matmul(a, b, a_bits, b_bits, signed=(a_mode, b_mode))
     np.testing.assert_array_equal(got, exact(a, b))
 
