@@ -34,6 +34,33 @@ FAMILY_ORDER = ("fixed", "bfp", "float", "mx")
 DPI = 110
 
 
+#: Offsets (points) tried in turn for a label, right of / left of, above / below its point.
+LABEL_OFFSETS = ((5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21), (5, 24),
+                 (5, -31))
+
+
+def place_labels(ax: Any, labels: Sequence[tuple[str, tuple[float, float], bool]],
+                 fontsize: float = 7) -> None:
+    """Annotate data points ``(text, (x, y), bold)`` so that labels do not overlap each other:
+    each label, in order of x, takes the first of :data:`LABEL_OFFSETS` whose box (estimated
+    from the text length) is free, else the last one."""
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72.0
+    char_w, line_h = 0.62 * fontsize * scale, 1.15 * fontsize * scale
+    taken: list[tuple[float, float, float, float]] = []
+    for text, xy, bold in sorted(labels, key=lambda item: item[1]):
+        px, py = ax.transData.transform(xy)
+        width = char_w * len(text)
+        for dx, dy in LABEL_OFFSETS:
+            x0, y0 = px + dx * scale - (width if dx < 0 else 0.0), py + dy * scale
+            box = (x0, y0, x0 + width, y0 + line_h)
+            if not any(b[0] < box[2] and box[0] < b[2] and b[1] < box[3] and box[1] < b[3] for b in taken):
+                break
+        taken.append(box)
+        ax.annotate(text, xy, textcoords="offset points", xytext=(dx, dy), ha="right" if dx < 0 else "left",
+                    fontsize=fontsize, fontweight="bold" if bold else "normal")
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -65,6 +92,7 @@ def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], t
     the best SQNR at each bit width; formats of the float and MX families are labelled."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels: list[tuple[str, tuple[float, float], bool]] = []
     for family in _families(rows):
         points = sorted((r["bits_per_element"], r["sqnr_db"], r["format"]) for r in rows
                         if r["family"] == family and math.isfinite(r["sqnr_db"]))
@@ -75,11 +103,9 @@ def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], t
             best[bits] = max(best.get(bits, -math.inf), sqnr)
         (line,) = ax.plot(list(best), list(best.values()), marker="o", markersize=4, label=family)
         ax.scatter([p[0] for p in points], [p[1] for p in points], color=line.get_color(), s=14)
-        if family in ("float", "mx"):  # float labels left of the point, MX labels right
-            left = family == "float"
-            for bits, sqnr, name in points:
-                ax.annotate(name, (bits, sqnr), textcoords="offset points", xytext=(-5 if left else 5, -3),
-                            ha="right" if left else "left", fontsize=7)
+        if family in ("float", "mx"):
+            labels += [(name, (bits, sqnr), False) for bits, sqnr, name in points]
+    place_labels(ax, labels)
     ax.set_xlabel("bits per element (shared scales included)")
     ax.set_ylabel("SQNR (dB)")
     ax.grid(True, alpha=0.3)
@@ -166,12 +192,10 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
                 drawstyle="steps-post", zorder=1, label="Pareto front")
         ax.scatter([xy[i][0] for i in front], [xy[i][1] for i in front], s=110, facecolors="none",
                    edgecolors="black", linewidths=1.2, zorder=3)
-    labelled = range(len(points)) if len(points) <= 24 else front
-    for i in labelled:
-        ax.annotate(_display(points[i]), xy[i], textcoords="offset points", xytext=(5, 4), fontsize=7,
-                    fontweight="bold" if i in front else "normal")
     if xy and max(x for x, _ in xy) > 10 * min(x for x, _ in xy):
         ax.set_xscale("log")
+    labelled = range(len(points)) if len(points) <= 24 else front
+    place_labels(ax, [(_display(points[i]), xy[i], i in front) for i in labelled])
     ax.set_xlabel("energy per training step (uJ)")
     ax.set_ylabel(_error_label(rows))
     ax.grid(True, alpha=0.3)
@@ -271,5 +295,6 @@ def plot_sweep(out: str | os.PathLike[str]) -> list[Path]:
             *plot_sensitivity(rows, plots / sensitivity, title)]
 
 
-__all__ = ["FIGURE_TYPES", "SWEEP_FIGURES", "pareto_front", "plot_error_vs_bits", "plot_pareto",
-           "plot_sensitivity", "plot_sqnr", "plot_sweep", "run_error", "save_figure", "summarize"]
+__all__ = ["FIGURE_TYPES", "SWEEP_FIGURES", "pareto_front", "place_labels", "plot_error_vs_bits",
+           "plot_pareto", "plot_sensitivity", "plot_sqnr", "plot_sweep", "run_error", "save_figure",
+           "summarize"]
