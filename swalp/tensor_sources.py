@@ -69,7 +69,8 @@ def capture_step(task: str, seed: int = 0, batch_size: int = DEFAULT_BATCH,
         "A": {f"{k}:out": t.detach() for k, t in outputs.items()},
         "E": {f"{k}:grad": t.grad for k, t in outputs.items() if t.grad is not None},
     }
-    return {role: {k: t.numpy().astype(np.float32) for k, t in group.items()} for role, group in arrays.items()}
+    return {role: {k: t.numpy().astype(np.float32) for k, t in group.items()}
+            for role, group in arrays.items()}
 
 
 def load_tensor_source(source: str, size: int = 1 << 16, seed: int = 0,
