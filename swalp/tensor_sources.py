@@ -7,8 +7,8 @@ Spellings of a tensor source (``swalp formats --tensor-source``):
 * ``TASK:ROLE`` (e.g. ``digits-vgg:E``): the tensors of role ``ROLE`` in one forward and
   backward pass of the task's model, freshly initialized with the seed, on the first
   training batch: ``W`` the weights of every conv/linear layer, ``A`` the output of every
-  conv/linear/ReLU layer (where :mod:`swalp.insert` quantizes activations), ``E`` the gradient
-  of the loss with respect to those outputs, ``G`` the weight gradients;
+  layer of :data:`swalp.insert.DEFAULT_LAYER_TYPES` (where training quantizes activations),
+  ``E`` the gradient of the loss with respect to those outputs, ``G`` the weight gradients;
 * ``PATH.npy`` / ``PATH.npz``: a saved array (every array of an ``.npz``).
 
 Each source is a mapping from tensor name to float32 array; analysis quantizes each tensor on
