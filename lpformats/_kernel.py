@@ -10,24 +10,32 @@ The block's grid is the element grid scaled by ``2**X``.
 import numpy as np
 from numba import njit, prange
 
-from lpformats._bitcast import exponent_of, pow2
+from lpformats._bitcast import bits_float64, exponent_of, float64_bits, pow2
 from lpformats._elements import fixed_value, float_value
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
+#: Bit patterns of float64 +inf and the magnitude mask: |x| compares as its bits do.
+_INF_BITS = 0x7FF0000000000000
+_ABS_MASK = 0x7FFFFFFFFFFFFFFF
+
 
 @njit(cache=True)
 def _max_abs(xs):
-    """``(max|x| ignoring NaN, NaN count)`` of a 1-D slice; branch-free, vectorizes.
+    """``(max|x| ignoring NaN, NaN count)`` of a 1-D slice.
 
+    Compares magnitudes as integer bit patterns (ordered like the values; NaN patterns are
+    above +inf's): integer max reductions vectorize, float ones do not without fast-math,
+    which would also drop the NaN test (measured: 0.10 instead of 0.62 ns/element).
     Not inlined: Numba's parfor pass rejects inner loops that reassign a reduction."""
-    m = 0.0
+    m = 0
     nans = 0
     for c in range(xs.size):
-        v = abs(np.float64(xs[c]))
-        nans += v != v
-        m = v if v > m else m  # NaN never compares greater: ignored
-    return m, nans
+        bits = float64_bits(np.float64(xs[c])) & _ABS_MASK
+        is_nan = bits > _INF_BITS
+        nans += is_nan
+        m = max(m, 0 if is_nan else bits)
+    return bits_float64(m), nans
 
 
 @njit(parallel=True, cache=True)
