@@ -25,7 +25,7 @@ import torch
 from swalp import cost as costs
 from swalp.checkpoint import load_checkpoint, save_checkpoint, write_json
 from swalp.data import Batches
-from swalp.insert import insert_quantizers
+from swalp.insert import DEFAULT_LAYER_TYPES, insert_quantizers
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import NonFiniteError, RandomStream
 from swalp.roles import ROLES, role_specs
@@ -182,7 +182,7 @@ class _Run:
         if self.lp and not self.task.convex:
             classifier = getattr(self.model, "classifier", None)
             insert_quantizers(self.model, self.specs["A"], self.specs["E"], self.stream,
-                              exclude=(classifier,) if classifier is not None else ())
+                              exclude=(classifier,) if classifier is not None else (), quantize_input=True)
         self.optimizer = LowPrecisionSGD(
             self.model.parameters(), self.specs, self.stream, lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay, nesterov=config.nesterov,
@@ -263,10 +263,10 @@ def _cost(run: _Run) -> dict[str, Any]:
 
 def _bits(run: _Run) -> dict[str, float]:
     params = [tuple(p.shape) for p in run.model.parameters()]
-    acts = costs.activation_shapes(run.task.build(), run.example, (torch.nn.Conv2d, torch.nn.Linear,
-                                                                     torch.nn.ReLU))
-    shapes = {"W": params, "G": params, "M": params, "A": acts or [tuple(run.example.shape)], "E": acts}
-    return {role: costs.bits_per_element(run.specs[role], shapes[role] or params) for role in ROLES}
+    acts = costs.activation_shapes(run.task.build(), run.example, DEFAULT_LAYER_TYPES)
+    acts.append(tuple(run.example.shape))  # the quantized input
+    shapes = {"W": params, "G": params, "M": params, "A": acts, "E": acts}
+    return {role: costs.bits_per_element(run.specs[role], shapes[role]) for role in ROLES}
 
 
 def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status: str) -> dict[str, Any]:

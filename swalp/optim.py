@@ -2,11 +2,13 @@
 
 One step, as the SWALP paper's code (and QPyTorch's ``OptimLP``):
 
-1. quantize every gradient with role ``G``;
+1. quantize every gradient with role ``G`` (parameters stacked into as few
+   :func:`~swalp.quantizer.quantize_tensors` calls as their blocks allow);
 2. run ``torch.optim.SGD.step`` (momentum, dampening, weight decay, nesterov), against the
    higher-precision weight accumulator when one is used;
 3. quantize the accumulator (role ``M``'s rounding, ``accumulator`` format), then the
-   weights (role ``W``) and the momentum buffers (role ``M``).
+   weights (role ``W``) and the momentum buffers (role ``M``), together where their formats
+   and roundings agree.
 
 After every step every weight and momentum element is representable in its format.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from swalp.quantizer import RandomStream, quantize_tensor
+from swalp.quantizer import RandomStream, quantize_tensors
 from swalp.roles import RoleSpec, check_role
 
 
@@ -81,19 +83,16 @@ class LowPrecisionSGD(torch.optim.SGD):
             with torch.enable_grad():
                 loss = closure()
         params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
-        for p in params:
-            quantize_tensor(p.grad, self.specs["G"], self.stream, inplace=True)
+        quantize_tensors([(p.grad, self.specs["G"]) for p in params], self.stream)
         pairs = self._accumulators() if self.accumulator is not None else []
         for p, acc in pairs:  # step against the accumulator: swap it in
             p.data, acc.data = acc.data, p.data
         super().step()
+        quantize_tensors([(p.data, self.accumulator) for p, _ in pairs], self.stream)
         for p, acc in pairs:
-            quantize_tensor(p.data, self.accumulator, self.stream, inplace=True)
             p.data, acc.data = acc.data, p.data  # acc: the updated accumulator
             p.copy_(acc)
-        for p in params:
-            quantize_tensor(p.data, self.specs["W"], self.stream, inplace=True)
-            buf = self.state[p].get("momentum_buffer")
-            if buf is not None:
-                quantize_tensor(buf, self.specs["M"], self.stream, inplace=True)
+        buffers = [self.state[p].get("momentum_buffer") for p in params]
+        quantize_tensors([(p.data, self.specs["W"]) for p in params]
+                         + [(b, self.specs["M"]) for b in buffers if b is not None], self.stream)
         return loss

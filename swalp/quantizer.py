@@ -9,6 +9,9 @@ the counter in a checkpoint makes a resumed run bit-identical to an uninterrupte
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -70,16 +73,71 @@ def quantize_tensor(
     source = x.detach()
     if inplace and not source.is_contiguous():
         raise ValueError("x must be contiguous to be quantized in place")
-    source = source if inplace else source.contiguous()
+    result = _quantize_as(source if inplace else source.contiguous(), fmt, spec.rounding, spec.role, stream)
+    return source.copy_(result) if inplace else result
+
+
+def _row_view(x: torch.Tensor, fmt: lpformats.Format) -> tuple[torch.Tensor, object] | None:
+    """``x`` as a 2-D view whose rows are whole blocks of ``fmt`` (one shared exponent per row),
+    and the key of the tensors it can be stacked with; None when its blocks are not rows."""
+    if isinstance(fmt, lpformats.BlockFloat) and fmt.block_size is None:
+        if fmt.block_axis is None:
+            return x.view(1, -1), (dataclasses.replace(fmt, block_axis=0), x.numel())
+        if fmt.block_axis == 0 and x.dim() >= 2:
+            return x.view(x.shape[0], -1), (fmt, x[0].numel())
+        return None
+    if isinstance(fmt, (lpformats.FixedPoint, lpformats.FloatFormat)):
+        return x.view(1, -1), (fmt, "elementwise")
+    return None
+
+
+def quantize_tensors(items: Sequence[tuple[torch.Tensor, RoleSpec]], stream: RandomStream) -> None:
+    """Round every tensor of ``items`` (contiguous float32 tensors, e.g. parameters, gradients,
+    momentum buffers, each with its role's spec) in place to its spec's format for its shape,
+    with the blocks and shared exponents that :func:`quantize_tensor` would use one by one, in
+    fewer calls: tensors whose blocks are rows of the same length (or whose format is
+    element-wise) and whose specs round alike are stacked and rounded together, each group
+    drawing one counter (so stochastic draws differ from one-by-one rounding).
+
+    Raises:
+        NonFiniteError: a tensor holds NaN and the format has none.
+    """
+    groups: dict[tuple, list[tuple[torch.Tensor, torch.Tensor, RoleSpec]]] = {}
+    for x, spec in items:
+        if not spec.enabled:
+            continue
+        if not x.is_contiguous():
+            raise ValueError(f"role {spec.role}: tensors must be contiguous to be quantized in place")
+        rows = _row_view(x.detach(), spec.format_for(tuple(x.shape)))
+        if rows is None:
+            quantize_tensor(x, spec, stream, inplace=True)
+            continue
+        view, (fmt, length) = rows
+        groups.setdefault((fmt, length, spec.rounding), []).append(
+            (x, view.view(-1) if length == "elementwise" else view, spec))
+    for (fmt, _, rounding), members in groups.items():
+        if len(members) == 1:
+            quantize_tensor(members[0][0], members[0][2], stream, inplace=True)
+            continue
+        roles = "/".join(sorted({spec.role for _, _, spec in members}))
+        stacked = _quantize_as(torch.cat([view for _, view, _ in members]), fmt, rounding, roles, stream)
+        offset = 0
+        for _, view, _ in members:
+            view.copy_(stacked[offset:offset + len(view)])
+            offset += len(view)
+
+
+def _quantize_as(x: torch.Tensor, fmt: lpformats.Format, rounding: str, role: str,
+                 stream: RandomStream) -> torch.Tensor:
+    """``x`` (contiguous) rounded to the concrete format ``fmt``, as a new tensor (lpformats'
+    ``out=x`` in place is several times slower than a fresh result). ``role`` names the
+    tensor's role in errors."""
     counter = stream.next()
     try:
-        return lpformats.quantize(
-            source, fmt, spec.rounding, seed=stream.seed, counter=counter,
-            out=source if inplace else None,
-        )
+        return lpformats.quantize(x, fmt, rounding, seed=stream.seed, counter=counter)
     except ValueError as err:
-        if torch.isnan(source).any():
-            raise NonFiniteError(f"role {spec.role}: {err}") from None
+        if torch.isnan(x).any():
+            raise NonFiniteError(f"role {role}: {err}") from None
         raise
 
 
@@ -140,6 +198,10 @@ class Quantizer(nn.Module):
     def output_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
         """Forward hook: replaces ``module``'s output by its quantized value."""
         return self(output)
+
+    def input_hook(self, module: nn.Module, inputs: tuple) -> tuple:
+        """Forward pre-hook: replaces ``module``'s first positional input by its quantized value."""
+        return (self(inputs[0]), *inputs[1:]) if inputs else inputs
 
 
 def set_quantizers_enabled(model: nn.Module, enabled: bool) -> None:

@@ -7,7 +7,7 @@ from torch import nn
 
 import lpformats
 from swalp.insert import insert_quantizers
-from swalp.quantizer import NonFiniteError, Quantizer, RandomStream, quantize_tensor
+from swalp.quantizer import NonFiniteError, Quantizer, RandomStream, quantize_tensor, quantize_tensors
 from swalp.roles import RoleSpec, parse_role_assignments, role_specs
 
 
@@ -97,18 +97,61 @@ def test_nan_raises_non_finite_error():
         quantize_tensor(torch.tensor([1.0, float("nan")]), specs()["W"], RandomStream(0))
 
 
-def test_insert_quantizers_after_chosen_layers_keeps_state_dict_keys():
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.relu, self.out = nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.out(self.relu(self.hidden(x)))
+
+
+def test_insert_quantizers_on_the_input_and_after_activations_keeps_state_dict_keys():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    model = Net()
     keys = list(model.state_dict())
     s = role_specs({"A": "fixed(8,4)", "E": "fp32"}, "nearest")
-    inserted = insert_quantizers(model, s["A"], s["E"], RandomStream(0))
-    assert len(inserted) == 3
+    inserted = insert_quantizers(model, s["A"], s["E"], RandomStream(0), quantize_input=True)
+    assert len(inserted) == 2  # the input and the ReLU's output (the paper's placement)
     assert list(model.state_dict()) == keys
     x = torch.randn(2, 4)
-    h = lpformats.quantize(model[0](x).detach(), "fixed(8,4)")  # hooked: already quantized
-    logits = nn.functional.linear(torch.relu(h), model[2].weight, model[2].bias)
-    expected = lpformats.quantize(logits.detach(), "fixed(8,4)")
-    assert torch.equal(model(x), expected)
+    xq = lpformats.quantize(x, "fixed(8,4)")
+    h = lpformats.quantize(torch.relu(model.hidden(xq)).detach(), "fixed(8,4)")
+    assert torch.equal(model(x), model.out(h))  # the logits stay in full precision
     with pytest.raises(ValueError, match="already has quantizers"):
         insert_quantizers(model, s["A"], s["E"], RandomStream(0))
+    with pytest.raises(ValueError, match=r"quantize_input needs .* got a Sequential"):
+        insert_quantizers(nn.Sequential(nn.Linear(2, 2)), s["A"], s["E"], RandomStream(1),
+                          quantize_input=True)
+
+
+def test_insert_quantizers_after_chosen_layer_types_except_excluded_modules():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    s = role_specs({"A": "fixed(8,4)", "E": "fp32"}, "nearest")
+    inserted = insert_quantizers(model, s["A"], s["E"], RandomStream(0), layer_types=(nn.Linear,),
+                                 exclude=(model[2],), quantize_input=False)
+    assert len(inserted) == 1 and model[0].output_quantizer is inserted[0]
+    x = torch.randn(2, 4)
+    h = lpformats.quantize(model[0](x).detach(), "fixed(8,4)")
+    assert torch.equal(model(x), model[2](torch.relu(h)))
+    with pytest.raises(ValueError, match="layer_types must be a non-empty tuple"):
+        insert_quantizers(nn.Linear(2, 2), s["A"], s["E"], RandomStream(0), layer_types=())
+
+
+@pytest.mark.parametrize(("fmt", "calls"), [
+    ("bfp(6)", 4),  # rows of 27 (both convs), of 32, 1-D of 8 (both), of 10
+    ("bfp(6,axis=0)", 5),  # rows of 27, of 32; one call per 1-D tensor (a block per element)
+    ("fixed(8,5)", 1),  # element-wise: one call
+    ("bfp(5,block=4)", 6), ("mxfp8_e4m3", 6),  # blocks along the last axis: one by one
+])
+def test_quantize_tensors_rounds_each_tensor_as_one_by_one_in_fewer_calls(fmt, calls):
+    torch.manual_seed(0)
+    shapes = [(8, 3, 3, 3), (16, 3, 3, 3), (8,), (8,), (10,), (4, 32)]
+    tensors = [torch.randn(shape) * 4 ** i for i, shape in enumerate(shapes)]
+    w, m = role_specs({"W": fmt, "M": fmt}, "nearest")["W"], role_specs({"M": fmt}, "nearest")["M"]
+    expected = [quantize_tensor(t, w if i % 2 else m, RandomStream(0)) for i, t in enumerate(tensors)]
+    stream = RandomStream(0)
+    quantize_tensors([(t, w if i % 2 else m) for i, t in enumerate(tensors)], stream)
+    for got, want in zip(tensors, expected, strict=True):
+        assert torch.equal(got, want)
+    assert stream.counter == calls
