@@ -59,19 +59,19 @@ def fp32_step(x: torch.Tensor, y: torch.Tensor) -> Step:
 
 
 def swalp_step(x: torch.Tensor, y: torch.Tensor) -> Step:
-    """As ``swalp train --method sgd-lp --formats bfp8``: quantizers after every conv and ReLU
-    (A forward, E backward, per tensor), W/G/M per output channel."""
+    """As ``swalp train --method sgd-lp --formats bfp8``: quantizers on the input and after
+    every ReLU (A forward, E backward, one exponent per tensor), W/G/M per output channel."""
     torch.manual_seed(0)
     model = get_task(TASK).build()
     specs, stream = role_specs("bfp8"), RandomStream(0)
-    insert_quantizers(model, specs["A"], specs["E"], stream, exclude=(model.classifier,))
+    insert_quantizers(model, specs["A"], specs["E"], stream, exclude=(model.classifier,), quantize_input=True)
     return make_step(model, LowPrecisionSGD(model.parameters(), specs, stream, **SGD), x, y)
 
 
 def qtorch_step(x: torch.Tensor, y: torch.Tensor) -> Step:
     """The same setup in QPyTorch: ``qtorch.quant.Quantizer`` (block FP 8, one exponent per
-    tensor, stochastic) after the same layers and ``OptimLP`` with block FP 8 per output
-    channel (``dim=0``) for weights, gradients and momentum."""
+    tensor, stochastic) on the input and after the same layers, and ``OptimLP`` with block FP 8
+    per output channel (``dim=0``; per tensor for 1-D) for weights, gradients and momentum."""
     from qtorch import BlockFloatingPoint
     from qtorch.optim import OptimLP
     from qtorch.quant import Quantizer, block_quantize
@@ -79,12 +79,17 @@ def qtorch_step(x: torch.Tensor, y: torch.Tensor) -> Step:
     torch.manual_seed(0)
     model = get_task(TASK).build()
     whole = BlockFloatingPoint(wl=8, dim=-1)
+
+    def quantizer() -> nn.Module:
+        return Quantizer(forward_number=whole, backward_number=whole, forward_rounding="stochastic",
+                         backward_rounding="stochastic")
+
     for module in list(model.modules()):
-        if isinstance(module, DEFAULT_LAYER_TYPES) and module is not model.classifier:
-            quant = Quantizer(forward_number=whole, backward_number=whole, forward_rounding="stochastic",
-                              backward_rounding="stochastic")
-            module.add_module("output_quantizer", quant)
+        if isinstance(module, DEFAULT_LAYER_TYPES):
+            module.add_module("output_quantizer", quant := quantizer())
             module.register_forward_hook(lambda mod, inp, out, q=quant: q(out))
+    model.add_module("input_quantizer", quant := quantizer())
+    model.register_forward_pre_hook(lambda mod, inputs, q=quant: (q(inputs[0]),))
 
     def per_channel(t: torch.Tensor) -> torch.Tensor:
         return block_quantize(t, wl=8, dim=0 if t.dim() > 1 else -1, rounding="stochastic")
