@@ -29,7 +29,7 @@ Stochastic rounding event ``e`` of output ``(row, j)`` uses random element
 import numpy as np
 from numba import njit, prange
 
-from lpformats._bitcast import bits_float64, float64_bits, pow2
+from lpformats._bitcast import bits_float64, exponent_of, float64_bits, pow2
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
@@ -41,6 +41,7 @@ MUL_EXACT, MUL_FIXED, MUL_FLOAT = 0, 1, 2
 #: Columns of the per-row statistics array.
 STAT_SATURATED, STAT_WRAPPED, STAT_UNDERFLOW, STAT_SWAMPED, STAT_MAX_ABS = range(5)
 N_STATS = 5
+_INF_BITS = 0x7FF0000000000000
 
 
 @njit(inline="always", cache=True)
@@ -63,7 +64,7 @@ def _round_on_grid(x, g, is_float, mode, rand, rand_scale):
         q = float_round(x, g[1], g[2], mode, rand, rand_scale)
         return float_finish(q, x, g[2], g[3], g[4], g[5], g[6], mode), abs(q) > g[3]
     k = fixed_code(x, g[9], mode, rand, rand_scale)
-    return fixed_in_range(k, g[7], g[8], g[10]) * pow2(-g[9]), k < g[7] or k > g[8]
+    return fixed_in_range(k, g[7], g[8], g[10]) * pow2(-g[9]), (k < g[7]) | (k > g[8])
 
 
 @njit(inline="always", cache=True)
@@ -74,9 +75,8 @@ def _nudged_sum(a, b):
     s = a + b
     bb = s - a
     err = (a - (s - bb)) + (b - bb)
-    if err == 0.0 or err != err:  # exact, or an infinite operand (err is NaN): nothing to nudge
-        return s
-    step = 1 if (err > 0.0) == (s > 0.0) else -1  # +1: away from zero
+    # exact, or an infinite operand (err is NaN): no nudge; +1: away from zero
+    step = 0 if (err == 0.0) | (err != err) else (1 if (err > 0.0) == (s > 0.0) else -1)
     return bits_float64(float64_bits(s) + step)
 
 
@@ -89,17 +89,17 @@ def _accumulate_loop(acc, v, g, is_float, mode, ctx):
     wrap = g[10]
     sat = 0
     swamp = 0
-    peak = 0.0
+    peak_bits = 0  # bit pattern of the largest |acc|: integer max of non-negative floats
     for j in range(acc.size):
         rand = _rand(key, base + j * stride + event, shift, mode)
         old = acc[j]
         q, out = _round_on_grid(_nudged_sum(old, v[j]), g, is_float, mode, rand, rand_scale)
         sat += out
-        swamp += v[j] != 0.0 and q == old
-        mag = abs(q)
-        peak = mag if mag > peak else peak
+        swamp += (v[j] != 0.0) & (q == old)  # bitwise: no branch, so the loop vectorizes
+        bits = float64_bits(abs(q))
+        peak_bits = max(peak_bits, bits if bits <= _INF_BITS else 0)  # NaN does not count
         acc[j] = q
-    return (0, sat) if wrap else (sat, 0), swamp, peak
+    return (0, sat) if wrap else (sat, 0), swamp, bits_float64(peak_bits)
 
 
 @njit(cache=True)
@@ -127,7 +127,7 @@ def _product_loop(v, a, brow, g, mul_kind, mode, ctx):
         if mul_kind != MUL_EXACT:
             rand = _rand(key, base + j * stride + event, shift, mode)
             q, out = _round_on_grid(p, g, mul_kind == MUL_FLOAT, mode, rand, rand_scale)
-            under += p != 0.0 and q == 0.0
+            under += (p != 0.0) & (q == 0.0)
             sat += out
             p = q
         v[j] = p
@@ -240,6 +240,26 @@ def matmul_kernel(a, b, sa, sb, out, run_bounds, seg_len, order, combine_runs,
 # ---------------------------------------------------------------- integer implementation
 
 
+@njit(cache=True)
+def fraction_bits(x):
+    """``(f, top)`` over the finite float64 array ``x``: ``f``, the fewest fraction bits (>= 0)
+    that make every ``x * 2**f`` an integer, and ``top``, the exponent of the largest
+    magnitude (``floor(log2 max|x|)``; -1075 when all are zero)."""
+    f = 0
+    top = -1075
+    for value in x.ravel():
+        if value != 0.0:
+            bits = float64_bits(value)
+            field = (bits >> 52) & 0x7FF
+            mantissa = (bits & 0xFFFFFFFFFFFFF) | (np.int64(field > 0) << 52)
+            lowest = (mantissa & -mantissa)  # its lowest set bit, a power of two
+            low_exponent = max(field, 1) - 1075 + exponent_of(np.float64(lowest))
+            f = max(f, -low_exponent)
+            top = max(top, max(field, 1) - 1075 + exponent_of(np.float64(mantissa)))
+    return f, top
+
+
+
 @njit(inline="always", cache=True)
 def _round_shift(t, s, mode, rand, rand_scale):
     """``t * 2**-s`` (int64 ``t``, ``0 <= s <= 53``) rounded to an integer in ``mode``; the
@@ -250,11 +270,11 @@ def _round_shift(t, s, mode, rand, rand_scale):
     rem = t - (floor << s)  # in [0, 2**s)
     half = np.int64(1) << (s - 1)
     if mode == NEAREST:
-        up = rem > half or (rem == half and (floor & 1) == 1)
+        up = (rem > half) | ((rem == half) & ((floor & 1) == 1))
     elif mode == NEAREST_AWAY:
-        up = rem > half or (rem == half and t >= 0)
+        up = (rem > half) | ((rem == half) & (t >= 0))
     elif mode == ZERO:
-        up = t < 0 and rem != 0
+        up = (t < 0) & (rem != 0)
     elif mode == DOWN:
         up = False
     elif mode == UP:
@@ -269,7 +289,7 @@ def _fixed_step(t, s, kmin, kmax, wrap, mode, rand, rand_scale):
     """``(code, out_of_range)``: ``t * 2**-s`` rounded and brought into ``[kmin, kmax]``
     (saturated, or reduced modulo ``kmax - kmin + 1`` with ``wrap``)."""
     k = _round_shift(t, s, mode, rand, rand_scale)
-    out = k < kmin or k > kmax
+    out = (k < kmin) | (k > kmax)
     if wrap:
         return ((k - kmin) & (kmax - kmin)) + kmin, out
     return min(max(k, kmin), kmax), out
@@ -300,7 +320,7 @@ def _fixed_mac_loop(acc, a, brow, mul_grid, mul_rounded, acc_grid, mode, ctx):
             rand = _rand(key, base + j * stride + event, shift, mode)
             q, out = _fixed_step(prod << mul_up, mul_shift, gm_kmin, gm_kmax, gm_wrap, mode, rand,
                                  rand_scale)
-            under += prod != 0 and q == 0
+            under += (prod != 0) & (q == 0)
             sat += out
             prod = q
         rand = _rand(key, base + j * stride + event + 1, shift, mode)
@@ -308,9 +328,8 @@ def _fixed_mac_loop(acc, a, brow, mul_grid, mul_rounded, acc_grid, mode, ctx):
         q, out = _fixed_step((old << acc_up) + (prod << prod_up), acc_up, ga_kmin, ga_kmax, ga_wrap, mode,
                              rand, rand_scale)
         acc_out += out
-        swamp += prod != 0 and q == old
-        mag = abs(q)
-        peak = mag if mag > peak else peak
+        swamp += (prod != 0) & (q == old)
+        peak = max(peak, abs(q))
         acc[j] = q
     if ga_wrap:
         return sat, acc_out, under, swamp, peak
@@ -330,11 +349,10 @@ def _fixed_add_loop(acc, a, brow, acc_grid):
         prod = (a * np.int64(brow[j])) << prod_up
         old = acc[j]
         total = old + prod
-        out_count += total < kmin or total > kmax
+        out_count += (total < kmin) | (total > kmax)
         q = ((total - kmin) & (kmax - kmin)) + kmin if wrap else min(max(total, kmin), kmax)
-        swamp += prod != 0 and q == old
-        mag = abs(q)
-        peak = mag if mag > peak else peak
+        swamp += (prod != 0) & (q == old)
+        peak = max(peak, abs(q))
         acc[j] = q
     if wrap:
         return 0, out_count, 0, swamp, peak
@@ -343,10 +361,7 @@ def _fixed_add_loop(acc, a, brow, acc_grid):
 
 @njit(cache=True)
 def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
-    """One ``k`` step: :func:`_fixed_add_loop` when nothing rounds, else
-    :func:`_fixed_mac_loop` (specialised for ``nearest``; other modes branch per element)."""
-    if not mul_rounded and s[0] == 0:
-        return _fixed_add_loop(acc, a, brow, s)
+    """:func:`_fixed_mac_loop`, specialised for ``nearest`` (other modes branch per element)."""
     if mode == NEAREST:
         return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, NEAREST, ctx)
     return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, mode, ctx)
@@ -367,12 +382,16 @@ def _fixed_row(a_row, b, scale_a, sb, out_row, run_bounds, combine_runs, mul_pla
     stats[:] = 0.0
     peak = 0
     event = 0
+    exact_add = not mul_plan[5] and acc_plan[0] == 0  # no step rounds: the inlined fast loop
     for r in range(run_bounds.size - 1):
         acc[:] = 0
         for k in range(run_bounds[r], run_bounds[r + 1]):
-            sat, wrp, under, swamp, top = _fixed_mac(
-                acc, np.int64(a_row[k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
-                (key, row_base, events_per_output, event, shift, rand_scale))
+            if exact_add:
+                sat, wrp, under, swamp, top = _fixed_add_loop(acc, np.int64(a_row[k]), b[k], acc_plan)
+            else:
+                sat, wrp, under, swamp, top = _fixed_mac(
+                    acc, np.int64(a_row[k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
+                    (key, row_base, events_per_output, event, shift, rand_scale))
             stats[STAT_SATURATED] += sat
             stats[STAT_WRAPPED] += wrp
             stats[STAT_UNDERFLOW] += under

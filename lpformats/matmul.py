@@ -161,15 +161,8 @@ def _prepare_block(x: np.ndarray, q: np.ndarray, fmt: BlockFloat | MXFormat, nam
 def _fraction_bits(x: np.ndarray) -> tuple[int, int]:
     """``(f, b)``: the fewest fraction bits ``f >= 0`` that make every ``x * 2**f`` an integer,
     and the bit length ``b`` of the largest such integer magnitude (``b`` > 62: too wide)."""
-    nonzero = x[x != 0]
-    if nonzero.size == 0:
-        return 0, 0
-    frac, exp = np.frexp(nonzero)
-    mant = np.abs(np.ldexp(frac, 53)).astype(np.int64)
-    trailing = np.log2((mant & -mant).astype(np.float64)).astype(np.int64)
-    f = max(0, int((53 - exp - trailing).max()))
-    largest = float(np.abs(nonzero).max())
-    return f, math.frexp(largest)[1] + f
+    f, top = kernel.fraction_bits(x)
+    return f, (0 if top == -1075 else top + 1 + f)
 
 
 def _fixed_plan(A: np.ndarray, B: np.ndarray, acc: FixedPoint | FloatFormat,
