@@ -12,12 +12,14 @@ from pathlib import Path
 from swalp.curves import plot_runs
 from swalp.experiments import METHODS, RunConfig, run_many
 from swalp.report import summary_table
+from swalp.roles import parse_role_assignments
 
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     methods = [m.strip() for m in args.methods.split(",")]
-    configs = [RunConfig(task=args.task, method=m, formats=args.formats, epochs=args.epochs,
+    formats = parse_role_assignments(args.formats, "--formats")
+    configs = [RunConfig(task=args.task, method=m, formats=formats, epochs=args.epochs,
                          swa_start=args.swa_start, seed=args.seed).resolved() for m in methods]
     jobs = max(1, min(args.jobs, len(configs)))
     print(f"swalp demo: {args.task}, {args.epochs} epochs, averaging from epoch {args.swa_start + 1}, "
@@ -41,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "point; prints test error next to energy per training step and speedup against fp32.")
     parser.add_argument("--task", default="digits-vgg", help="task (default: digits-vgg)")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
-    parser.add_argument("--formats", default="bfp8", help="format of every role (default: bfp8)")
+    parser.add_argument("--formats", default="bfp8",
+                        help="format of every role (default: bfp8), or per role: W=bfp8,A=fp8_e4m3,...")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--swa-start", type=int, default=6,
                         help="first averaging epoch, 0-based (default: 6)")
