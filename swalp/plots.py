@@ -70,6 +70,17 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish_axes(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str,
+                 stem: str | os.PathLike[str]) -> list[Path]:
+    """Label, grid, legend and title one-panel figure ``fig`` and save it (:func:`save_figure`)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, stem)
+
+
 def save_figure(fig: Any, stem: str | os.PathLike[str]) -> list[Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (directories created), close it, return the paths."""
     stem = Path(stem)
@@ -196,12 +207,7 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
         ax.set_xscale("log")
     labelled = range(len(points)) if len(points) <= 24 else front
     place_labels(ax, [(_display(points[i]), xy[i], i in front) for i in labelled])
-    ax.set_xlabel("energy per training step (uJ)")
-    ax.set_ylabel(_error_label(rows))
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return _finish_axes(fig, ax, "energy per training step (uJ)", _error_label(rows), title, stem)
 
 
 def plot_error_vs_bits(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
@@ -230,12 +236,8 @@ def plot_error_vs_bits(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLik
             drawn = ax.errorbar(bits, err, yerr=std, marker="o", markersize=4, capsize=2, color=color,
                                 linestyle=styles[k % len(styles)], label=f"{family}, {method}")
             color = drawn.lines[0].get_color()
-    ax.set_xlabel("bits per element of the narrowed roles (shared scales included)")
-    ax.set_ylabel(_error_label(rows))
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=10)
-    return save_figure(fig, stem)
+    return _finish_axes(fig, ax, "bits per element of the narrowed roles (shared scales included)",
+                        _error_label(rows), title, stem)
 
 
 def plot_sensitivity(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
