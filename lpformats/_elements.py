@@ -36,10 +36,13 @@ def fixed_code(x, fl, mode, rand, rand_scale):
 @njit(inline="always", cache=True)
 def fixed_in_range(k, kmin, kmax, wrap):
     """Integer code ``k`` brought into ``[kmin, kmax]``: saturated, or with ``wrap`` reduced
-    modulo ``kmax - kmin + 1`` (two's complement). Infinities saturate even with ``wrap``."""
-    if wrap and abs(k) <= _DBL_MAX and (k < kmin or k > kmax):
-        span = kmax - kmin + 1.0
-        k = k - np.floor((k - kmin) / span) * span
+    modulo ``kmax - kmin + 1`` (two's complement). Infinities saturate even with ``wrap``.
+
+    Branch-free (both results computed, one selected) so that loops over it vectorize even
+    where LLVM does not unswitch the loop on ``wrap``."""
+    span = kmax - kmin + 1.0  # 2**wl: dividing by it is exact
+    wrapped = k - np.floor((k - kmin) / span) * span
+    k = wrapped if wrap and abs(k) <= _DBL_MAX and (k < kmin or k > kmax) else k
     return min(max(k, kmin), kmax) + 0.0
 
 
