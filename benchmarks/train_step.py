@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from benchmarks.common import code_version, load_line, machine_line
-from swalp.insert import DEFAULT_LAYER_TYPES, insert_quantizers
+from swalp.insert import insert_quantizers, quantizer_targets
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import RandomStream
 from swalp.roles import role_specs
@@ -60,7 +60,8 @@ def fp32_step(x: torch.Tensor, y: torch.Tensor) -> Step:
 
 def swalp_step(x: torch.Tensor, y: torch.Tensor) -> Step:
     """As ``swalp train --method sgd-lp --formats bfp8``: quantizers on the input and after
-    every ReLU (A forward, E backward, one exponent per tensor), W/G/M per output channel."""
+    every ReLU or the max pool that follows it (A forward, E backward, one exponent per
+    tensor), W/G/M per output channel."""
     torch.manual_seed(0)
     model = get_task(TASK).build()
     specs, stream = role_specs("bfp8"), RandomStream(0)
@@ -84,10 +85,9 @@ def qtorch_step(x: torch.Tensor, y: torch.Tensor) -> Step:
         return Quantizer(forward_number=whole, backward_number=whole, forward_rounding="stochastic",
                          backward_rounding="stochastic")
 
-    for module in list(model.modules()):
-        if isinstance(module, DEFAULT_LAYER_TYPES):
-            module.add_module("output_quantizer", quant := quantizer())
-            module.register_forward_hook(lambda mod, inp, out, q=quant: q(out))
+    for module in quantizer_targets(model, exclude=(model.classifier,)):
+        module.add_module("output_quantizer", quant := quantizer())
+        module.register_forward_hook(lambda mod, inp, out, q=quant: q(out))
     model.add_module("input_quantizer", quant := quantizer())
     model.register_forward_pre_hook(lambda mod, inputs, q=quant: (q(inputs[0]),))
 

@@ -11,9 +11,16 @@ The default placement is the SWALP paper's code (``vgg_low``, ``preresnet_low``)
 of every activation function (and, with ``quantize_input``, the model's input), i.e. the input
 of every convolution and linear layer; the backward pass quantizes the error arriving at each
 of those points (role ``E``).
+
+An activation followed by a max pool in an ``nn.Sequential`` is quantized after the pool
+instead: the same values for deterministic rounding (rounding is monotone and the pool keeps
+the block's largest magnitude, hence its shared exponent), errors identically distributed
+under stochastic rounding, fewer elements to round.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from torch import nn
 
@@ -24,6 +31,21 @@ from swalp.roles import RoleSpec
 DEFAULT_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU)
 QUANTIZER_NAME = "output_quantizer"
 INPUT_QUANTIZER_NAME = "input_quantizer"
+MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+
+
+def quantizer_targets(model: nn.Module, layer_types: tuple[type[nn.Module], ...] = DEFAULT_LAYER_TYPES,
+                      exclude: tuple[nn.Module, ...] = ()) -> list[nn.Module]:
+    """The modules whose outputs :func:`insert_quantizers` quantizes, in module order: each
+    instance of ``layer_types`` not in ``exclude``, or the max pool that an ``nn.Sequential``
+    runs right after it."""
+    skip = {id(m) for m in exclude}
+    successor = {}
+    for container in model.modules():
+        if isinstance(container, nn.Sequential):
+            successor.update({id(a): b for a, b in itertools.pairwise(container)})
+    return [successor[id(m)] if isinstance(successor.get(id(m)), MAX_POOLS) else m
+            for m in model.modules() if isinstance(m, layer_types) and id(m) not in skip]
 
 
 def insert_quantizers(
@@ -36,7 +58,8 @@ def insert_quantizers(
     quantize_input: bool = False,
 ) -> list[Quantizer]:
     """Quantize the output of every submodule of ``model`` that is an instance of
-    ``layer_types`` (A forward, E backward), except the modules in ``exclude`` (e.g. the final
+    ``layer_types`` (A forward, E backward; after the max pool that follows it, if one does),
+    except the modules in ``exclude`` (e.g. the final
     classifier, whose logits the paper's code leaves in full precision), and, with
     ``quantize_input``, the model's input (its first positional argument). Modifies ``model``.
 
@@ -51,8 +74,7 @@ def insert_quantizers(
     """
     if not layer_types or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in layer_types):
         raise ValueError(f"layer_types must be a non-empty tuple of nn.Module classes, got {layer_types!r}")
-    skip = {id(m) for m in exclude}
-    targets = [m for m in model.modules() if isinstance(m, layer_types) and id(m) not in skip]
+    targets = quantizer_targets(model, layer_types, exclude)
     if quantize_input and isinstance(model, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
         raise ValueError(f"quantize_input needs a model whose forward does not run all its children; "
                          f"got a {type(model).__name__}")
