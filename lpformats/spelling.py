@@ -51,6 +51,7 @@ PRESETS: dict[str, Format] = {
 _NAME_OF = {fmt: name for name, fmt in PRESETS.items()}
 
 _CALL = re.compile(r"^(fixed|float|bfp|mx)\((.*)\)$")
+_KEYWORD = re.compile(r"^[a-z_]+=")
 
 
 def format_to_text(fmt: Format) -> str:
@@ -114,8 +115,10 @@ def _int(text: str, field: str, spelling: str) -> int:
 
 
 def _parse_call(kind: str, args: list[str], spelling: str) -> Format:
-    positional = [a for a in args if "=" not in a]
-    keywords = dict(a.split("=", 1) for a in args if "=" in a)
+    # ``key=value`` at the top level; a nested spelling such as ``float(4,3,style=fn)`` is positional
+    named = [a for a in args if _KEYWORD.match(a)]
+    positional = [a for a in args if not _KEYWORD.match(a)]
+    keywords = dict(a.split("=", 1) for a in named)
 
     def take(key: str) -> str | None:
         return keywords.pop(key, None)
