@@ -112,27 +112,10 @@ def curve_table(records: list[dict[str, Any]], wl: int) -> str:
     return render_table(["epoch", *columns], rows, markdown=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
-    parser.add_argument("--widths", default="4,6,8,10", help="word lengths of the convex table")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    args = parser.parse_args(argv)
-    widths = [int(w) for w in args.widths.split(",")]
-    if 8 not in widths:
-        raise SystemExit("--widths must include 8 (the targets are at 8 bits)")
-    seeds = range(args.seeds)
-    start = time.perf_counter()
-    print(f"<!-- {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine_line()}; code {code_version()} -->")
-    cnn = [RunConfig(task=CNN_TASK, method=m, formats="bfp8", seed=s) for m in METHODS for s in seeds]
-    convex = [RunConfig(task=t, method="sgd-fp", seed=s) for t in CONVEX_TASKS for s in seeds]
-    convex += [RunConfig(task=t, method=m, formats={r: fmt_of(f, wl) for r in "WGM"}, seed=s)
-               for t in CONVEX_TASKS for m in CONVEX_METHODS[1:] for f in FAMILIES for wl in widths
-               for s in seeds]
-    records = run_many(cnn + convex, args.jobs)
-    cnn_records, convex_records = records[:len(cnn)], records[len(cnn):]
-    config = cnn_records[0]["config"]
-    table, returned = cnn_table(cnn_records, args.seeds)
+def print_cnn(records: list[dict[str, Any]], seeds: int) -> None:
+    """The digits CNN section and its target."""
+    config = records[0]["config"]
+    table, returned = cnn_table(records, seeds)
     print(f"\n### Digits CNN ({CNN_TASK}), 8-bit block floating point\n")
     print(f"{config['epochs']} epochs, batch {config['batch_size']}, lr {config['lr']} (paper schedule), "
           f"averaging once per epoch from epoch {config['swa_start'] + 1} at lr {config['swa_lr']}; "
@@ -143,14 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nTarget (SWALP within 0.5 points of SGD-FP and below SGD-LP): SWALP {returned['swalp']:.2f}, "
           f"SGD-FP {returned['sgd-fp']:.2f} (gap {gap:+.2f}), SGD-LP {returned['sgd-lp']:.2f}: "
           f"{'met' if met else 'missed'}.")
+
+
+def print_convex(records: list[dict[str, Any]], widths: Sequence[int], seeds: int) -> None:
+    """The convex sections and the linreg target."""
     for task in CONVEX_TASKS:
-        config = next(r["config"] for r in convex_records if r["task"] == task)
-        table, pairs = convex_table(convex_records, task, widths)
+        config = next(r["config"] for r in records if r["task"] == task)
+        table, pairs = convex_table(records, task, widths)
         print(f"\n### {task}: squared distance to the optimum at the end ({config['epochs']} epochs)\n")
         print(f"batch {config['batch_size']}, constant lr {config['lr']}, "
               f"weight decay {config['weight_decay']}, "
               f"SWALP averages once per epoch from epoch {config['swa_start'] + 1}; W, G, M quantized "
-              f"(stochastic rounding), mean of {args.seeds} seeds.\n")
+              f"(stochastic rounding), mean of {seeds} seeds.\n")
         print(table)
         if task == "linreg":
             ratios = {family: lp / sw for (family, wl), (lp, sw) in pairs.items() if wl == 8}
@@ -159,7 +146,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + ", ".join(f"{f} {r:.1f}x" for f, r in ratios.items()) + f": {verdict}.")
             print("\nDistance over epochs at 8 bits (returned model; SWALP's average from epoch "
                   f"{config['swa_start'] + 1}):\n")
-            print(curve_table(convex_records, 8))
+            print(curve_table(records, 8))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
+    parser.add_argument("--widths", default="4,6,8,10", help="word lengths of the convex table")
+    parser.add_argument("--tables", default="cnn,convex", help="tables to make: cnn, convex or both")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args(argv)
+    widths = [int(w) for w in args.widths.split(",")]
+    tables = set(args.tables.split(","))
+    if not tables or tables - {"cnn", "convex"}:
+        raise SystemExit(f"--tables must name cnn and/or convex, got {args.tables!r}")
+    if 8 not in widths:
+        raise SystemExit("--widths must include 8 (the targets are at 8 bits)")
+    seeds = range(args.seeds)
+    start = time.perf_counter()
+    print(f"<!-- {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine_line()}; code {code_version()} -->")
+    cnn = [RunConfig(task=CNN_TASK, method=m, formats="bfp8", seed=s) for m in METHODS for s in seeds]
+    convex = [RunConfig(task=t, method="sgd-fp", seed=s) for t in CONVEX_TASKS for s in seeds]
+    convex += [RunConfig(task=t, method=m, formats={r: fmt_of(f, wl) for r in "WGM"}, seed=s)
+               for t in CONVEX_TASKS for m in CONVEX_METHODS[1:] for f in FAMILIES for wl in widths
+               for s in seeds]
+    cnn, convex = (cnn if "cnn" in tables else []), (convex if "convex" in tables else [])
+    records = run_many(cnn + convex, args.jobs)
+    if cnn:
+        print_cnn(records[:len(cnn)], args.seeds)
+    if convex:
+        print_convex(records[len(cnn):], widths, args.seeds)
     print(f"\n<!-- {len(records)} runs in {time.perf_counter() - start:.0f} s; {load_line()} -->")
     return 0
 
