@@ -4,7 +4,7 @@ Run from the repository root::
 
     python benchmarks/matmul.py [--sizes 128,256,512,1024] [--threads 1] [--repeat 3]
 
-For square products (M = K = N = size) and tall ones (M = 8 * size / 2, K = size, N = 128,
+For square products (M = K = N = size) and tall ones (M = 4 * size, K = size, N = 128,
 the shape of a batch of activations times a narrow layer) it prints, per case, the best wall
 time of ``--repeat`` calls after a warm-up, GMAC/s (M*K*N multiply-accumulates per second of
 wall time) and two ratios of throughput on the same shape:
