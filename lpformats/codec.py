@@ -188,7 +188,7 @@ def encode(
         arr = arr.reshape(1)
     values, exps, plan = quantize_array(arr, fmt, mode, key, nbits, policy)
     if isinstance(fmt, (FixedPoint, FloatFormat)):
-        return _scalar_codes(values, fmt).reshape(operand.array.shape)
+        return np.asarray(_scalar_codes(values, fmt)).reshape(operand.array.shape)
     exponents = _block_exponents(exps, plan, values, fmt)
     shift = _per_element(exponents, fmt, arr.shape).astype(np.int64)
     element = fmt.element

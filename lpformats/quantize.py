@@ -158,7 +158,7 @@ def quantize_array(
     ``target``: a C-contiguous array of ``arr``'s shape to write into (may be ``arr``);
     when writing into it could lose data on a NaN error, NaNs are counted first.
     """
-    source = np.ascontiguousarray(arr)
+    source = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)  # (which makes 0-d 1-d)
     if target is not None and policy == "raise":
         count = int(_kernel.count_nans(source.reshape(-1)))
         if count:
