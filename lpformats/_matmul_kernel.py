@@ -367,44 +367,56 @@ def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
     return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, mode, ctx)
 
 
+#: Output rows of one tile of :func:`fixed_matmul_kernel`: each row of ``b`` is loaded once
+#: per tile and used by all its rows (from L1) instead of once per row.
+ROW_TILE = 4
+
+
 @njit(cache=True)
-def _fixed_row(a_row, b, scale_a, sb, out_row, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
-               key, nbits, row_base, events_per_output, stats):
-    """One output row of :func:`fixed_matmul_kernel`; event counts into ``stats``."""
-    n = out_row.size
+def _fixed_rows(a_rows, b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc,
+                mode, key, nbits, row_base, events_per_output, stats):
+    """Output rows ``out_rows (R, N)`` of :func:`fixed_matmul_kernel` (``a_rows (R, K)``, row
+    ``r`` with random-stream base ``row_base[r]`` and block exponent ``scale_a[r]``); event
+    counts into ``stats (R, N_STATS)``."""
+    rows, n = out_rows.shape
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
     mul_grid = mul_plan[:5]
-    acc = np.zeros(n, dtype=np.int64)
+    acc = np.zeros((rows, n), dtype=np.int64)
     accf = np.zeros(n)
     v = np.zeros(n)
-    total = np.zeros(n)
+    total = np.zeros((rows, n))
     stats[:] = 0.0
-    peak = 0
+    peak = np.zeros(rows, dtype=np.int64)
     event = 0
     exact_add = not mul_plan[5] and acc_plan[0] == 0  # no step rounds: the inlined fast loop
-    for r in range(run_bounds.size - 1):
+    for run in range(run_bounds.size - 1):
         acc[:] = 0
-        for k in range(run_bounds[r], run_bounds[r + 1]):
-            if exact_add:
-                sat, wrp, under, swamp, top = _fixed_add_loop(acc, np.int64(a_row[k]), b[k], acc_plan)
-            else:
-                sat, wrp, under, swamp, top = _fixed_mac(
-                    acc, np.int64(a_row[k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
-                    (key, row_base, events_per_output, event, shift, rand_scale))
-            stats[STAT_SATURATED] += sat
-            stats[STAT_WRAPPED] += wrp
-            stats[STAT_UNDERFLOW] += under
-            stats[STAT_SWAMPED] += swamp
-            peak = max(peak, top)
+        for k in range(run_bounds[run], run_bounds[run + 1]):
+            brow = b[k]
+            for r in range(rows):
+                if exact_add:
+                    sat, wrp, under, swamp, top = _fixed_add_loop(acc[r], np.int64(a_rows[r, k]), brow,
+                                                                  acc_plan)
+                else:
+                    sat, wrp, under, swamp, top = _fixed_mac(
+                        acc[r], np.int64(a_rows[r, k]), brow, mul_grid, mul_plan[5], acc_plan, mode,
+                        (key, row_base[r], events_per_output, event, shift, rand_scale))
+                stats[r, STAT_SATURATED] += sat
+                stats[r, STAT_WRAPPED] += wrp
+                stats[r, STAT_UNDERFLOW] += under
+                stats[r, STAT_SWAMPED] += swamp
+                peak[r] = max(peak[r], top)
             event += 2
-        for j in range(n):
-            accf[j] = acc[j]
-        _finish_run(total, accf, v, scale_a - acc_fl, sb, combine_runs, gc, mode,
-                    (key, row_base, events_per_output, event, shift, rand_scale), stats)
+        for r in range(rows):
+            for j in range(n):
+                accf[j] = acc[r, j]
+            _finish_run(total[r], accf, v, scale_a[r] - acc_fl, sb, combine_runs, gc, mode,
+                        (key, row_base[r], events_per_output, event, shift, rand_scale), stats[r])
         event += combine_runs
-    out_row[:] = total
-    stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak * pow2(-acc_fl))
+    out_rows[:] = total
+    for r in range(rows):
+        stats[r, STAT_MAX_ABS] = max(stats[r, STAT_MAX_ABS], peak[r] * pow2(-acc_fl))
 
 
 @njit(parallel=True, cache=True)
@@ -417,13 +429,16 @@ def fixed_matmul_kernel(a, b, sa, sb, out, run_bounds, combine_runs, mul_plan, a
     ``acc_plan = (acc_up, prod_up, kmin, kmax, wrap)`` (see :func:`_fixed_mac_loop`);
     accumulator codes have ``acc_fl`` fraction bits. Runs are combined as in
     :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
-    kernels give identical bits.
+    kernels give identical bits. Rows are computed in tiles of :data:`ROW_TILE`.
     """
     batches, m, _ = a.shape
     n = b.shape[2]
-    for row in prange(batches * m):
-        t = row // m
-        i = row % m
-        _fixed_row(a[t, i], b[t], sa[t, i, 0], sb[t, 0], out[t, i], run_bounds, combine_runs, mul_plan,
-                   acc_plan, acc_fl, gc, mode, key, nbits, row * n * events_per_output, events_per_output,
-                   row_stats[row])
+    tiles = (m + ROW_TILE - 1) // ROW_TILE
+    for tile in prange(batches * tiles):
+        t = tile // tiles
+        i0 = (tile % tiles) * ROW_TILE
+        i1 = min(i0 + ROW_TILE, m)
+        rows = np.arange(t * m + i0, t * m + i1)
+        _fixed_rows(a[t, i0:i1], b[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1], run_bounds, combine_runs,
+                    mul_plan, acc_plan, acc_fl, gc, mode, key, nbits, rows * n * events_per_output,
+                    events_per_output, row_stats[t * m + i0:t * m + i1])
