@@ -77,17 +77,25 @@ def quantize_tensor(
     return source.copy_(result) if inplace else result
 
 
-def _row_view(x: torch.Tensor, fmt: lpformats.Format) -> tuple[torch.Tensor, object] | None:
-    """``x`` as a 2-D view whose rows are whole blocks of ``fmt`` (one shared exponent per row),
-    and the key of the tensors it can be stacked with; None when its blocks are not rows."""
+#: Block rows up to this length are zero-padded to it and stacked together (zeros change
+#: neither a block's largest magnitude nor round to anything but zero).
+SHORT_ROW = 64
+
+
+def _row_view(x: torch.Tensor, fmt: lpformats.Format) -> tuple[torch.Tensor, tuple] | None:
+    """``x`` as a 2-D view whose rows are whole blocks of ``fmt`` (one shared exponent per
+    row), or a 1-D view for element-wise formats, and the key of the tensors it can be stacked
+    with: ``(format of the stack, row length or None)``; None when its blocks are not rows."""
     if isinstance(fmt, lpformats.BlockFloat) and fmt.block_size is None:
         if fmt.block_axis is None:
-            return x.view(1, -1), (dataclasses.replace(fmt, block_axis=0), x.numel())
-        if fmt.block_axis == 0 and x.dim() >= 2:
-            return x.view(x.shape[0], -1), (fmt, x[0].numel())
-        return None
+            rows, fmt = x.view(1, -1), dataclasses.replace(fmt, block_axis=0)
+        elif fmt.block_axis == 0 and x.dim() >= 2:
+            rows = x.view(x.shape[0], -1)
+        else:
+            return None
+        return rows, (fmt, max(rows.shape[1], SHORT_ROW))
     if isinstance(fmt, (lpformats.FixedPoint, lpformats.FloatFormat)):
-        return x.view(1, -1), (fmt, "elementwise")
+        return x.view(-1), (fmt, None)
     return None
 
 
@@ -95,9 +103,10 @@ def quantize_tensors(items: Sequence[tuple[torch.Tensor, RoleSpec]], stream: Ran
     """Round every tensor of ``items`` (contiguous float32 tensors, e.g. parameters, gradients,
     momentum buffers, each with its role's spec) in place to its spec's format for its shape,
     with the blocks and shared exponents that :func:`quantize_tensor` would use one by one, in
-    fewer calls: tensors whose blocks are rows of the same length (or whose format is
-    element-wise) and whose specs round alike are stacked and rounded together, each group
-    drawing one counter (so stochastic draws differ from one-by-one rounding).
+    fewer calls: tensors whose specs round alike and whose blocks are rows of the same length
+    (rows up to :data:`SHORT_ROW` zero-padded to it), or whose format is element-wise, are
+    stacked and rounded together, each group drawing one counter (so stochastic draws differ
+    from one-by-one rounding).
 
     Raises:
         NonFiniteError: a tensor holds NaN and the format has none.
@@ -113,17 +122,19 @@ def quantize_tensors(items: Sequence[tuple[torch.Tensor, RoleSpec]], stream: Ran
             quantize_tensor(x, spec, stream, inplace=True)
             continue
         view, (fmt, length) = rows
-        groups.setdefault((fmt, length, spec.rounding), []).append(
-            (x, view.view(-1) if length == "elementwise" else view, spec))
-    for (fmt, _, rounding), members in groups.items():
+        groups.setdefault((fmt, length, spec.rounding), []).append((x, view, spec))
+    for (fmt, length, rounding), members in groups.items():
         if len(members) == 1:
             quantize_tensor(members[0][0], members[0][2], stream, inplace=True)
             continue
         roles = "/".join(sorted({spec.role for _, _, spec in members}))
-        stacked = _quantize_as(torch.cat([view for _, view, _ in members]), fmt, rounding, roles, stream)
+        parts = [v if length is None else nn.functional.pad(v, (0, length - v.shape[1]))
+                 for _, v, _ in members]
+        stacked = _quantize_as(torch.cat(parts), fmt, rounding, roles, stream)
         offset = 0
         for _, view, _ in members:
-            view.copy_(stacked[offset:offset + len(view)])
+            view.copy_(stacked[offset:offset + len(view)] if length is None
+                       else stacked[offset:offset + len(view), :view.shape[1]])
             offset += len(view)
 
 

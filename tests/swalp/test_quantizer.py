@@ -139,14 +139,14 @@ def test_insert_quantizers_after_chosen_layer_types_except_excluded_modules():
 
 
 @pytest.mark.parametrize(("fmt", "calls"), [
-    ("bfp(6)", 4),  # rows of 27 (both convs), of 32, 1-D of 8 (both), of 10
-    ("bfp(6,axis=0)", 5),  # rows of 27, of 32; one call per 1-D tensor (a block per element)
+    ("bfp(6)", 2),  # rows of 27, 32 and 1-D of 8, 8, 10 padded to 64 together; rows of 100
+    ("bfp(6,axis=0)", 5),  # rows of 27 and 32 padded; rows of 100; each 1-D alone (a block per element)
     ("fixed(8,5)", 1),  # element-wise: one call
-    ("bfp(5,block=4)", 6), ("mxfp8_e4m3", 6),  # blocks along the last axis: one by one
+    ("bfp(5,block=4)", 8), ("mxfp8_e4m3", 8),  # blocks along the last axis: one by one
 ])
 def test_quantize_tensors_rounds_each_tensor_as_one_by_one_in_fewer_calls(fmt, calls):
     torch.manual_seed(0)
-    shapes = [(8, 3, 3, 3), (16, 3, 3, 3), (8,), (8,), (10,), (4, 32)]
+    shapes = [(8, 3, 3, 3), (16, 3, 3, 3), (8,), (8,), (10,), (4, 32), (2, 100), (5, 100)]
     tensors = [torch.randn(shape) * 4 ** i for i, shape in enumerate(shapes)]
     w, m = role_specs({"W": fmt, "M": fmt}, "nearest")["W"], role_specs({"M": fmt}, "nearest")["M"]
     expected = [quantize_tensor(t, w if i % 2 else m, RandomStream(0)) for i, t in enumerate(tensors)]
