@@ -95,7 +95,7 @@ class _Prepared:
 def _check_exact_products(x: np.ndarray, name: str) -> None:
     frac, _ = np.frexp(x)
     scaled = np.ldexp(frac, 26)
-    bad = scaled != np.trunc(scaled)
+    bad = (scaled != np.trunc(scaled)) & np.isfinite(x)
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), x.shape)
         raise ValueError(
@@ -105,12 +105,19 @@ def _check_exact_products(x: np.ndarray, name: str) -> None:
         )
 
 
-def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: bool) -> _Prepared:
-    """Validate/quantize operand ``x`` (float64, ndim >= 2; K along ``k_axis`` in -2/-1)."""
-    if np.isnan(x).any() and (fmt is None or not isinstance(fmt, FloatFormat) or not fmt.has_nan):
+def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: bool,
+             float_path: bool) -> _Prepared:
+    """Validate/quantize operand ``x`` (float64, ndim >= 2; K along ``k_axis`` in -2/-1).
+
+    NaN operands are accepted only where every step can hold NaN (``float_path``: float
+    ``mul``/``acc``/``combine``, and an operand format that is None or a float with NaN); they
+    then propagate to the outputs that use them, as IEEE arithmetic does."""
+    nan_ok = float_path and (fmt is None or (isinstance(fmt, FloatFormat) and fmt.has_nan))
+    if not nan_ok and np.isnan(x).any():
         first = np.unravel_index(int(np.argmax(np.isnan(x))), x.shape)
-        raise ValueError(f"{name} contains NaN (first at {tuple(int(i) for i in first)}); "
-                         f"NaN has no value in this product's formats")
+        raise ValueError(f"{name} contains {int(np.isnan(x).sum())} NaN (first at "
+                         f"{tuple(int(i) for i in first)}); NaN has no value in this product's formats "
+                         f"(fixed-point or block steps)")
     if fmt is None:
         _check_exact_products(x, name)
         return _Prepared(x, np.zeros(x.shape, dtype=np.int64), None)
@@ -251,8 +258,9 @@ def matmul(
     except ValueError:
         raise ValueError(f"batch dimensions of a {a_arr.shape[:-2]} and b {b_arr.shape[:-2]} "
                          "do not broadcast") from None
-    pa = _prepare(a_arr, None if a_fmt is None else parse(a_fmt), "a", -1, strict)
-    pb = _prepare(b_arr, None if b_fmt is None else parse(b_fmt), "b", -2, strict)
+    float_path = all(isinstance(f, FloatFormat) for f in (acc_fmt, mul_fmt or acc_fmt, combine_fmt))
+    pa = _prepare(a_arr, None if a_fmt is None else parse(a_fmt), "a", -1, strict, float_path)
+    pb = _prepare(b_arr, None if b_fmt is None else parse(b_fmt), "b", -2, strict, float_path)
     m, k = a_arr.shape[-2:]
     n = b_arr.shape[-1]
     kernel_order, chunk = _order(order, k)

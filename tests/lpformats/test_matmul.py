@@ -348,7 +348,7 @@ def test_empty_reduction_gives_zeros():
         (dict(a=np.full((2, 3), 0.1), b=np.ones((3, 2)), acc="fp16", a_fmt="fixed(8,4)", strict=True),
          "a has 6 element(s) not representable in fixed(8, 4)"),
         (dict(a=np.full((2, 3), 1 + 2.0**-40), b=np.ones((3, 2)), acc="fp16"), "more than 26 significant"),
-        (dict(a=np.array([[1.0, np.nan]]), b=np.ones((2, 1)), acc="fixed(8,0)"), "a contains NaN"),
+        (dict(a=np.array([[1.0, np.nan]]), b=np.ones((2, 1)), acc="fixed(8,0)"), "a contains 1 NaN"),
         (dict(a=np.ones((2, 3)), b=np.ones((3, 2)), acc="fp16", b_fmt="mxint8"), "blocks must run along K"),
     ],
 )
@@ -356,6 +356,22 @@ def test_bad_input_names_the_argument(kwargs, message):
     with pytest.raises(ValueError) as info:
         matmul(**kwargs)
     assert message in str(info.value)
+
+
+def test_nan_propagates_through_float_accumulators_to_the_outputs_that_use_it():
+    a = np.array([[1.0, np.nan], [2.0, 3.0]])
+    c, _ = matmul(a, np.ones((2, 2)), acc="fp16")
+    assert np.isnan(c[0]).all() and np.array_equal(c[1], [5.0, 5.0])
+    with pytest.raises(ValueError, match="a contains 1 NaN"):
+        matmul(a, np.ones((2, 2)), acc="fp16", mul="fixed(8,2)")
+    with pytest.raises(ValueError, match="b contains 1 NaN"):
+        matmul(np.ones((2, 2)), a, acc="fp16", b_fmt="bfp8")
+
+
+def test_infinite_operands_saturate_a_fixed_accumulator_and_overflow_a_float_one():
+    a = np.array([[np.inf, 1.0]])
+    assert matmul(a, np.ones((2, 1)), acc="fixed(8,0)")[0][0, 0] == 127.0
+    assert matmul(a, np.ones((2, 1)), acc="fp16")[0][0, 0] == np.inf
 
 
 def test_integer_arrays_are_refused():
