@@ -81,8 +81,10 @@ def _nudged_sum(a, b):
 
 
 @njit(inline="always", cache=True)
-def _accumulate_loop(acc, v, g, is_float, mode, ctx):
-    """``acc[j] = round_g(acc[j] + v[j])`` for every ``j``; returns the event counts
+def _accumulate_loop(acc, factor, v, g, is_float, mode, ctx):
+    """``acc[j] = round_g(acc[j] + factor * v[j])`` for every ``j`` (the product is exact:
+    ``factor`` 1, or an exact product of operands of at most 26 significant bits each, fused
+    here so that it costs no pass of its own); returns the event counts
     ``(saturated, wrapped, 0, swamped, max |acc|)``.
     ``ctx = (key, base, stride, event, shift, rand_scale)``."""
     key, base, stride, event, shift, rand_scale = ctx
@@ -93,9 +95,10 @@ def _accumulate_loop(acc, v, g, is_float, mode, ctx):
     for j in range(acc.size):
         rand = _rand(key, base + j * stride + event, shift, mode)
         old = acc[j]
-        q, out = _round_on_grid(_nudged_sum(old, v[j]), g, is_float, mode, rand, rand_scale)
+        addend = factor * v[j]
+        q, out = _round_on_grid(_nudged_sum(old, addend), g, is_float, mode, rand, rand_scale)
         sat += out
-        swamp += (v[j] != 0.0) & (q == old)  # bitwise: no branch, so the loop vectorizes
+        swamp += (addend != 0.0) & (q == old)  # bitwise: no branch, so the loop vectorizes
         bits = float64_bits(abs(q))
         peak_bits = max(peak_bits, bits if bits <= _INF_BITS else 0)  # NaN does not count
         acc[j] = q
@@ -103,16 +106,16 @@ def _accumulate_loop(acc, v, g, is_float, mode, ctx):
 
 
 @njit(cache=True)
-def _accumulate(acc, v, g, is_float, mode, ctx):
+def _accumulate(acc, factor, v, g, is_float, mode, ctx):
     """:func:`_accumulate_loop`, with ``is_float`` a constant and a loop specialised for the
     default ``nearest`` mode (other modes share one loop that branches per element)."""
     if is_float:
         if mode == NEAREST:
-            return _accumulate_loop(acc, v, g, True, NEAREST, ctx)
-        return _accumulate_loop(acc, v, g, True, mode, ctx)
+            return _accumulate_loop(acc, factor, v, g, True, NEAREST, ctx)
+        return _accumulate_loop(acc, factor, v, g, True, mode, ctx)
     if mode == NEAREST:
-        return _accumulate_loop(acc, v, g, False, NEAREST, ctx)
-    return _accumulate_loop(acc, v, g, False, mode, ctx)
+        return _accumulate_loop(acc, factor, v, g, False, NEAREST, ctx)
+    return _accumulate_loop(acc, factor, v, g, False, mode, ctx)
 
 
 @njit(inline="always", cache=True)
@@ -160,7 +163,7 @@ def _finish_run(total, acc, v, scale_a, sb_seg, combine_runs, gc, mode, ctx, sta
     for j in range(acc.size):
         v[j] = acc[j] * pow2(scale_a + sb_seg[j])
     if combine_runs:
-        _tally(stats, _accumulate(total, v, gc, gc[0], mode, ctx))
+        _tally(stats, _accumulate(total, 1.0, v, gc, gc[0], mode, ctx))
     else:
         total[:] = v
 
@@ -187,6 +190,12 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
         seg = k0 // seg_len
         acc[:] = 0.0
         for k in range(k0, k1):
+            if order != PAIRWISE and mul_kind == MUL_EXACT:  # product fused into the addition
+                event += 1
+                _tally(stats, _accumulate(acc, a_row[k], b[k], ga, acc_float, mode,
+                                          (key, row_base, events_per_output, event, shift, rand_scale)))
+                event += 1
+                continue
             target = tree[k - k0] if order == PAIRWISE else v
             sat, under = _products(target, a_row[k], b[k], gm, mul_kind, mode,
                                    (key, row_base, events_per_output, event, shift, rand_scale))
@@ -194,7 +203,7 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
             stats[STAT_UNDERFLOW] += under
             event += 1
             if order != PAIRWISE:
-                _tally(stats, _accumulate(acc, v, ga, acc_float, mode,
+                _tally(stats, _accumulate(acc, 1.0, v, ga, acc_float, mode,
                                           (key, row_base, events_per_output, event, shift, rand_scale)))
                 event += 1
         if order == PAIRWISE:
@@ -202,12 +211,12 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
             step = 1
             while step < width:
                 for t in range(0, width - step, 2 * step):
-                    _tally(stats, _accumulate(tree[t], tree[t + step], ga, acc_float, mode,
+                    _tally(stats, _accumulate(tree[t], 1.0, tree[t + step], ga, acc_float, mode,
                                               (key, row_base, events_per_output, event, shift, rand_scale)))
                     event += 1
                 step *= 2
             if width == 1:  # a lone product still enters the accumulator through an addition
-                _tally(stats, _accumulate(acc, tree[0], ga, acc_float, mode,
+                _tally(stats, _accumulate(acc, 1.0, tree[0], ga, acc_float, mode,
                                           (key, row_base, events_per_output, event, shift, rand_scale)))
                 event += 1
             elif width > 1:
