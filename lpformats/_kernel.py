@@ -54,6 +54,19 @@ def block_max_abs(x2, block, amax):
     return nans
 
 
+@njit(cache=True)
+def group_exponents(amax, groups, lo, hi, exps):
+    """Shared exponent of each block ``p`` of group ``p % groups`` into ``exps``:
+    ``clamp(floor(log2(m)), lo, hi)`` with ``m`` the group's largest ``amax`` (block maxima,
+    no NaN); ``lo`` for an all-zero group, ``hi`` for an infinite one. Needs ``lo > -1023``
+    (``exponent_of`` reads zero and float64 subnormals as -1023)."""
+    gmax = np.zeros(groups)
+    for p in range(amax.size):
+        gmax[p % groups] = max(gmax[p % groups], amax[p])
+    for p in range(amax.size):
+        exps[p] = min(max(exponent_of(gmax[p % groups]), lo), hi)
+
+
 @njit(inline="always", cache=True)
 def _element_loop(
     xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,

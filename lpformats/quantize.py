@@ -6,6 +6,7 @@ blocks with a zero shared exponent, block formats (BFP, MX) with a shared expone
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,16 @@ def _element_args(element: FixedPoint | FloatFormat, *, saturate: bool) -> tuple
             float(element.kmax), element.fl, element.overflow == "wrap")
 
 
+@functools.lru_cache(maxsize=256)
+def _grid_args(fmt: Format) -> tuple:
+    """:func:`_element_args` of ``fmt``'s element grid (cached: formats are frozen)."""
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        return _element_args(fmt, saturate=False)
+    if isinstance(fmt, MXFormat):
+        return _element_args(fmt.element, saturate=True)
+    return _element_args(FixedPoint(fmt.wl, fmt.wl - 2), saturate=True)
+
+
 def _axis(axis: int, ndim: int, fmt: Format) -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} of {fmt} does not exist in a tensor with {ndim} dimension(s)")
@@ -105,11 +116,13 @@ def plan_blocks(arr: np.ndarray, fmt: Format) -> BlockPlan:
     if fmt.block_size is not None:
         length = arr.shape[-1] if arr.ndim else 1
         return BlockPlan(arr.reshape(-1, length), fmt.block_size, None, True, lo, hi)
+    # Where every shared exponent covers exactly one kernel block (a whole tensor of at most
+    # one chunk, or one block per index of axis 0), the kernel derives it in the same pass.
     if fmt.block_axis is None:
-        return BlockPlan(arr.reshape(1, -1), _CHUNK, None, False, lo, hi)
+        return BlockPlan(arr.reshape(1, -1), _CHUNK, None, arr.size <= _CHUNK, lo, hi)
     axis = _axis(fmt.block_axis, max(arr.ndim, 1), fmt)
     inner = math.prod(arr.shape[axis + 1:])
-    return BlockPlan(arr.reshape(-1, inner), max(inner, 1), None, False, lo, hi)
+    return BlockPlan(arr.reshape(-1, inner), max(inner, 1), None, axis == 0, lo, hi)
 
 
 def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, ...]) -> np.ndarray:
@@ -121,17 +134,9 @@ def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, .
         return exps
     amax = np.empty(plan.blocks, dtype=np.float64)
     _kernel.block_max_abs(plan.work, plan.block, amax)
-    if fmt.block_axis is None:
-        group_max = np.array([amax.max()])
-        group_of_block = np.zeros(plan.blocks, dtype=np.intp)
-    else:
-        axis_len = arr_shape[fmt.block_axis % len(arr_shape)]
-        group_max = amax.reshape(-1, axis_len).max(axis=0)
-        group_of_block = np.tile(np.arange(axis_len), plan.blocks // axis_len)
-    _, e = np.frexp(group_max)  # group_max = f * 2**e, f in [0.5, 1): floor(log2) = e - 1
-    exponent = np.where(group_max > 0, e - 1, plan.lo)
-    exponent = np.where(np.isinf(group_max), plan.hi, exponent)
-    return np.clip(exponent, plan.lo, plan.hi).astype(np.int64)[group_of_block]
+    groups = 1 if fmt.block_axis is None else arr_shape[fmt.block_axis % len(arr_shape)]
+    _kernel.group_exponents(amax, groups, plan.lo, plan.hi, exps)
+    return exps
 
 
 def _first_nan_message(arr: np.ndarray, count: int, fmt: Format, name: str) -> str:
@@ -155,24 +160,21 @@ def quantize_array(
 ) -> tuple[np.ndarray, np.ndarray, BlockPlan]:
     """Quantize a float32/float64 numpy array; returns ``(result, block_exponents, plan)``.
 
-    ``target``: a C-contiguous array of ``arr``'s shape to write into (may be ``arr``);
-    when writing into it could lose data on a NaN error, NaNs are counted first.
+    ``target``: a C-contiguous array of ``arr``'s shape to write into (may be ``arr``).
+    The kernel writes into it directly only when it overlaps no input (on overlapping memory
+    LLVM's loops fall back from vector to scalar code: 10x slower, measured); then, when a
+    NaN error could lose its data, NaNs are counted first. Otherwise the result is copied in.
     """
     source = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)  # (which makes 0-d 1-d)
-    if target is not None and policy == "raise":
+    plan = plan_blocks(source, fmt)
+    direct = target is not None and plan.moved_axis is None and not np.may_share_memory(target, source)
+    if direct and policy == "raise":
         count = int(_kernel.count_nans(source.reshape(-1)))
         if count:
             raise ValueError(_first_nan_message(source, count, fmt, name))
-    plan = plan_blocks(source, fmt)
     exps = _given_block_exponents(plan, fmt, source.shape)
-    direct = target is not None and plan.moved_axis is None
     out2 = target.reshape(plan.work.shape) if direct else np.empty_like(plan.work)
-    if isinstance(fmt, (FixedPoint, FloatFormat)):
-        element = _element_args(fmt, saturate=False)
-    elif isinstance(fmt, MXFormat):
-        element = _element_args(fmt.element, saturate=True)
-    else:
-        element = _element_args(FixedPoint(fmt.wl, fmt.wl - 2), saturate=True)
+    element = _grid_args(fmt)
     is_mx = isinstance(fmt, MXFormat)
     block_nans = np.empty(plan.blocks, dtype=np.int32)
     _kernel.quantize_blocks(
@@ -183,11 +185,12 @@ def quantize_array(
     if policy == "raise" and block_nans.any():
         raise ValueError(_first_nan_message(source, int(block_nans.sum()), fmt, name))
     if plan.moved_axis is None:
-        return out2.reshape(source.shape), exps, plan
-    moved_shape = source.shape[:plan.moved_axis] + source.shape[plan.moved_axis + 1:] + (
-        source.shape[plan.moved_axis],)
-    result = np.moveaxis(out2.reshape(moved_shape), -1, plan.moved_axis)
-    if target is not None:
+        result = out2.reshape(source.shape)
+    else:
+        moved_shape = source.shape[:plan.moved_axis] + source.shape[plan.moved_axis + 1:] + (
+            source.shape[plan.moved_axis],)
+        result = np.moveaxis(out2.reshape(moved_shape), -1, plan.moved_axis)
+    if target is not None and not direct:
         np.copyto(target, result)
         result = target
     return result, exps, plan
