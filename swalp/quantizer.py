@@ -10,6 +10,7 @@ the counter in a checkpoint makes a resumed run bit-identical to an uninterrupte
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -82,13 +83,19 @@ def quantize_tensor(
 SHORT_ROW = 64
 
 
+@functools.lru_cache(maxsize=256)
+def _one_row(fmt: lpformats.BlockFloat) -> lpformats.BlockFloat:
+    """``fmt`` with one shared exponent per row (cached: a replace costs microseconds)."""
+    return dataclasses.replace(fmt, block_axis=0)
+
+
 def _row_view(x: torch.Tensor, fmt: lpformats.Format) -> tuple[torch.Tensor, tuple] | None:
     """``x`` as a 2-D view whose rows are whole blocks of ``fmt`` (one shared exponent per
     row), or a 1-D view for element-wise formats, and the key of the tensors it can be stacked
     with: ``(format of the stack, row length or None)``; None when its blocks are not rows."""
     if isinstance(fmt, lpformats.BlockFloat) and fmt.block_size is None:
         if fmt.block_axis is None:
-            rows, fmt = x.view(1, -1), dataclasses.replace(fmt, block_axis=0)
+            rows, fmt = x.view(1, -1), _one_row(fmt)
         elif fmt.block_axis == 0 and x.dim() >= 2:
             rows = x.view(x.shape[0], -1)
         else:
@@ -140,9 +147,8 @@ def quantize_tensors(items: Sequence[tuple[torch.Tensor, RoleSpec]], stream: Ran
 
 def _quantize_as(x: torch.Tensor, fmt: lpformats.Format, rounding: str, role: str,
                  stream: RandomStream) -> torch.Tensor:
-    """``x`` (contiguous) rounded to the concrete format ``fmt``, as a new tensor (lpformats'
-    ``out=x`` in place is several times slower than a fresh result). ``role`` names the
-    tensor's role in errors."""
+    """``x`` (contiguous) rounded to the concrete format ``fmt``, as a new tensor. ``role``
+    names the tensor's role in errors."""
     counter = stream.next()
     try:
         return lpformats.quantize(x, fmt, rounding, seed=stream.seed, counter=counter)

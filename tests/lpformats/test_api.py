@@ -78,6 +78,15 @@ def test_out_may_be_the_input(fmt, dtype):
     assert_same_values(x, expected, None, fmt)
 
 
+@pytest.mark.parametrize("fmt", ["bfp8", "fp8_e4m3"])
+def test_out_may_overlap_the_input_shifted(fmt):
+    base = _data((1, 101)).reshape(-1)
+    x, out = base[:-1], base[1:]  # out[i] is x[i + 1]: each write would clobber an unread input
+    expected = lp.quantize(x.copy(), fmt, "stochastic", seed=7)
+    assert lp.quantize(x, fmt, "stochastic", seed=7, out=out) is out
+    np.testing.assert_array_equal(base[1:], expected)
+
+
 def test_out_may_be_a_non_contiguous_view():
     x = _data()
     out = np.zeros((10, 6), dtype=np.float32).T
