@@ -247,8 +247,11 @@ def test_chunked_order_spills_partial_sums_to_the_combine_format():
 
 @pytest.mark.parametrize("rounding", MODES)
 @pytest.mark.parametrize("mul", [None, "fixed(9,3)", "fixed(8,1,wrap)"])
-@pytest.mark.parametrize("acc", ["fixed(8,2)", "fixed(16,8)", "fixed(12,1,wrap)"])
+@pytest.mark.parametrize(
+    "acc", ["fixed(8,2)", "fixed(16,8)", "fixed(12,1,wrap)", "fixed(10,7)", "fixed(10,7,wrap)"])
 def test_integer_kernel_equals_float_kernel(acc, mul, rounding, monkeypatch):
+    """fixed(16,8) and fixed(10,7) take no rounding step (products have 7 fraction bits): the
+    integer kernel's exact-add loop, which fixed(10,7) drives into saturation and wrapping."""
     rng = np.random.default_rng(3)
     a = representable(rng, (5, 33), "fixed(8,4)", 4.0)
     b = representable(rng, (2, 33, 6), "fixed(8,3)", 4.0)
