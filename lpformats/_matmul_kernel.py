@@ -250,23 +250,60 @@ def matmul_kernel(a, b, sa, sb, out, run_bounds, seg_len, order, combine_runs,
 
 
 @njit(cache=True)
-def fraction_bits(x):
-    """``(f, top)`` over the finite float64 array ``x``: ``f``, the fewest fraction bits (>= 0)
-    that make every ``x * 2**f`` an integer, and ``top``, the exponent of the largest
-    magnitude (``floor(log2 max|x|)``; -1075 when all are zero)."""
+def operand_bits(x):
+    """``(f, top, sig, nonfinite)`` over the float64 array ``x``: ``f``, the fewest fraction
+    bits (>= 0) that make every finite ``x * 2**f`` an integer; ``top``, the exponent of the
+    largest finite magnitude (``floor(log2 max|x|)``; -1075 when all are zero); ``sig``, the
+    most significant bits of any one element (leading to trailing one); ``nonfinite``, the
+    count of inf/NaN elements."""
     f = 0
     top = -1075
+    sig = 0
+    nonfinite = 0
     for value in x.ravel():
-        if value != 0.0:
-            bits = float64_bits(value)
-            field = (bits >> 52) & 0x7FF
+        bits = float64_bits(value)
+        field = (bits >> 52) & 0x7FF
+        if field == 0x7FF:
+            nonfinite += 1
+        elif value != 0.0:
             mantissa = (bits & 0xFFFFFFFFFFFFF) | (np.int64(field > 0) << 52)
-            lowest = (mantissa & -mantissa)  # its lowest set bit, a power of two
-            low_exponent = max(field, 1) - 1075 + exponent_of(np.float64(lowest))
-            f = max(f, -low_exponent)
-            top = max(top, max(field, 1) - 1075 + exponent_of(np.float64(mantissa)))
-    return f, top
+            lowest = exponent_of(np.float64(mantissa & -mantissa))  # its lowest set bit
+            highest = exponent_of(np.float64(mantissa))
+            f = max(f, 1075 - max(field, 1) - lowest)
+            top = max(top, max(field, 1) - 1075 + highest)
+            sig = max(sig, highest - lowest + 1)
+    return f, top, sig, nonfinite
 
+
+@njit(cache=True)
+def scaled_codes(x, f, shift, out):
+    """``out = (x * 2**f) << shift`` as integers (``x * 2**f`` integer-valued, ``out`` int32
+    or int64 wide enough)."""
+    scale = 2.0**f
+    flat = out.ravel()
+    for i, value in enumerate(x.ravel()):
+        flat[i] = np.int64(value * scale) << shift
+    return out
+
+
+@njit(cache=True)
+def partial_sum_bound(a, b):
+    """``max over t, i of sum_k |a[t, i, k]| * max_j |b[t, k, j]|`` (float64): no partial sum
+    of ``a[t] @ b[t]`` is larger in magnitude."""
+    bound = 0.0
+    col_max = np.zeros(b.shape[1])
+    for t in range(a.shape[0]):
+        for k in range(b.shape[1]):
+            largest = 0
+            for value in b[t, k]:
+                largest = max(largest, abs(np.int64(value)))
+            col_max[k] = largest
+        for i in range(a.shape[1]):
+            total = 0.0
+            for k in range(a.shape[2]):
+                total += abs(np.float64(a[t, i, k])) * col_max[k]
+            bound = max(bound, total)
+    return bound
 
 
 @njit(inline="always", cache=True)
@@ -369,6 +406,60 @@ def _fixed_add_loop(acc, a, brow, acc_grid):
 
 
 @njit(cache=True)
+def _tracked_sums(acc, hi, lo, a_row, b, k0, k1):
+    """Exact int32 partial sums of one output row over ``k0 <= k < k1``: ``acc[j] = sum_k
+    a_row[k] * b[k, j]``, with ``hi[j]``/``lo[j]`` the largest/smallest partial sum that
+    output held (its initial 0 included). Returns ``(max hi, min lo)``.
+
+    The caller guarantees that no partial sum leaves int32 (``sum_k |a_row[k]| max_j |b[k, j]|
+    < 2**31``). When all partial sums lie in the accumulator's range the range rule never
+    acted, so these are exactly the saturating (or wrapping) accumulator's values. Every
+    value is cast back to int32 (Numba widens int32 arithmetic to int64, which halves the
+    SIMD lanes) and eight ``k`` steps share one pass over the row, so that ``acc``, ``hi``
+    and ``lo`` stay in registers across them: 4 vector operations per 16 MACs."""
+    i32 = np.int32
+    acc[:] = 0
+    hi[:] = 0
+    lo[:] = 0
+    k = k0
+    while k + 8 <= k1:
+        a0, a1, a2, a3 = a_row[k], a_row[k + 1], a_row[k + 2], a_row[k + 3]
+        a4, a5, a6, a7 = a_row[k + 4], a_row[k + 5], a_row[k + 6], a_row[k + 7]
+        b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
+        b4, b5, b6, b7 = b[k + 4], b[k + 5], b[k + 6], b[k + 7]
+        for j in range(acc.size):
+            t = i32(acc[j] + i32(a0 * b0[j]))
+            high = max(hi[j], t)
+            low = min(lo[j], t)
+            t = i32(t + i32(a1 * b1[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a2 * b2[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a3 * b3[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a4 * b4[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a5 * b5[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a6 * b6[j]))
+            high, low = max(high, t), min(low, t)
+            t = i32(t + i32(a7 * b7[j]))
+            acc[j] = t
+            hi[j] = max(high, t)
+            lo[j] = min(low, t)
+        k += 8
+    while k < k1:
+        ak, bk = a_row[k], b[k]
+        for j in range(acc.size):
+            t = i32(acc[j] + i32(ak * bk[j]))
+            acc[j] = t
+            hi[j] = max(hi[j], t)
+            lo[j] = min(lo[j], t)
+        k += 1
+    return hi.max(), lo.min()
+
+
+@njit(cache=True)
 def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
     """:func:`_fixed_mac_loop`, specialised for ``nearest`` (other modes branch per element)."""
     if mode == NEAREST:
@@ -382,41 +473,54 @@ ROW_TILE = 4
 
 
 @njit(cache=True)
-def _fixed_rows(a_rows, b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc,
-                mode, key, nbits, row_base, events_per_output, stats):
+def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_plan,
+                acc_plan, acc_fl, gc, mode, key, nbits, row_base, events_per_output, stats):
     """Output rows ``out_rows (R, N)`` of :func:`fixed_matmul_kernel` (``a_rows (R, K)``, row
     ``r`` with random-stream base ``row_base[r]`` and block exponent ``scale_a[r]``); event
-    counts into ``stats (R, N_STATS)``."""
+    counts into ``stats (R, N_STATS)``. ``fast_rows``/``fast_b``: int32 copies of the codes
+    (products pre-shifted) for :func:`_tracked_sums`, or empty."""
     rows, n = out_rows.shape
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
     mul_grid = mul_plan[:5]
+    kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
+    tracked = np.zeros((3, n if fast_b.size else 0), dtype=np.int32)
     accf = np.zeros(n)
     v = np.zeros(n)
     total = np.zeros((rows, n))
     stats[:] = 0.0
     peak = np.zeros(rows, dtype=np.int64)
+    pending = np.ones(rows, dtype=np.bool_)
     event = 0
     exact_add = not mul_plan[5] and acc_plan[0] == 0  # no step rounds: the inlined fast loop
     for run in range(run_bounds.size - 1):
+        k0, k1 = run_bounds[run], run_bounds[run + 1]
         acc[:] = 0
-        for k in range(run_bounds[run], run_bounds[run + 1]):
-            brow = b[k]
+        pending[:] = True
+        for r in range(rows if fast_b.size else 0):  # exact sums; the range rule where one left the range
+            top, bottom = _tracked_sums(tracked[0], tracked[1], tracked[2], fast_rows[r], fast_b, k0, k1)
+            if kmin <= bottom and top <= kmax:
+                acc[r] = tracked[0]
+                peak[r] = max(peak[r], max(top, -np.int64(bottom)))
+                pending[r] = False
+        for k in range(k0, k1):
             for r in range(rows):
+                if not pending[r]:
+                    continue
                 if exact_add:
-                    sat, wrp, under, swamp, top = _fixed_add_loop(acc[r], np.int64(a_rows[r, k]), brow,
+                    sat, wrp, under, swamp, top = _fixed_add_loop(acc[r], np.int64(a_rows[r, k]), b[k],
                                                                   acc_plan)
                 else:
                     sat, wrp, under, swamp, top = _fixed_mac(
-                        acc[r], np.int64(a_rows[r, k]), brow, mul_grid, mul_plan[5], acc_plan, mode,
-                        (key, row_base[r], events_per_output, event, shift, rand_scale))
+                        acc[r], np.int64(a_rows[r, k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
+                        (key, row_base[r], events_per_output, event + 2 * (k - k0), shift, rand_scale))
                 stats[r, STAT_SATURATED] += sat
                 stats[r, STAT_WRAPPED] += wrp
                 stats[r, STAT_UNDERFLOW] += under
                 stats[r, STAT_SWAMPED] += swamp
                 peak[r] = max(peak[r], top)
-            event += 2
+        event += 2 * (k1 - k0)
         for r in range(rows):
             for j in range(n):
                 accf[j] = acc[r, j]
@@ -429,8 +533,8 @@ def _fixed_rows(a_rows, b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_
 
 
 @njit(parallel=True, cache=True)
-def fixed_matmul_kernel(a, b, sa, sb, out, run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode,
-                        key, nbits, events_per_output, row_stats):
+def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_runs, mul_plan, acc_plan,
+                        acc_fl, gc, mode, key, nbits, events_per_output, row_stats):
     """Fixed-point ``out[t] = a[t] @ b[t]`` on integer codes (``a (T, M, K)``, ``b (T, K, N)``),
     each output scaled by ``2**(sa[t, i] + sb[t, j])`` (block exponents constant along K).
 
@@ -439,6 +543,12 @@ def fixed_matmul_kernel(a, b, sa, sb, out, run_bounds, combine_runs, mul_plan, a
     accumulator codes have ``acc_fl`` fraction bits. Runs are combined as in
     :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
     kernels give identical bits. Rows are computed in tiles of :data:`ROW_TILE`.
+
+    When no step rounds, ``fast_a (T, M, K)`` and ``fast_b (T, K, N)`` may hold the codes as
+    int32 (``b`` shifted left by ``prod_up``; every partial sum of ``|a| |b|`` below 2**31):
+    each output row is then first summed exactly by :func:`_tracked_sums`, and only a row
+    whose partial sums left the accumulator's range is recomputed step by step with the range
+    rule. Otherwise they are empty ``(T, 0, 0)`` arrays.
     """
     batches, m, _ = a.shape
     n = b.shape[2]
@@ -448,6 +558,6 @@ def fixed_matmul_kernel(a, b, sa, sb, out, run_bounds, combine_runs, mul_plan, a
         i0 = (tile % tiles) * ROW_TILE
         i1 = min(i0 + ROW_TILE, m)
         rows = np.arange(t * m + i0, t * m + i1)
-        _fixed_rows(a[t, i0:i1], b[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1], run_bounds, combine_runs,
-                    mul_plan, acc_plan, acc_fl, gc, mode, key, nbits, rows * n * events_per_output,
-                    events_per_output, row_stats[t * m + i0:t * m + i1])
+        _fixed_rows(a[t, i0:i1], b[t], fast_a[t, i0:i1], fast_b[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1],
+                    run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key, nbits,
+                    rows * n * events_per_output, events_per_output, row_stats[t * m + i0:t * m + i1])

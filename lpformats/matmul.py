@@ -90,19 +90,24 @@ class _Prepared:
     mantissa: np.ndarray
     shifts: np.ndarray  # per element, same shape as mantissa (int64)
     k_block: int | None  # length of runs of constant shift along K (None: constant)
+    bits: tuple[int, int, int, int]  # kernel.operand_bits of mantissa
 
 
-def _check_exact_products(x: np.ndarray, name: str) -> None:
-    frac, _ = np.frexp(x)
-    scaled = np.ldexp(frac, 26)
-    bad = (scaled != np.trunc(scaled)) & np.isfinite(x)
-    if bad.any():
+def _exact_operand(x: np.ndarray, name: str) -> tuple[int, int, int, int]:
+    """``kernel.operand_bits(x)``, after checking that no element has more than 26
+    significant bits (products of two such are exact in float64)."""
+    bits = kernel.operand_bits(x)
+    if bits[2] > 26:
+        frac, _ = np.frexp(x)
+        scaled = np.ldexp(frac, 26)
+        bad = (scaled != np.trunc(scaled)) & np.isfinite(x)
         first = np.unravel_index(int(np.argmax(bad)), x.shape)
         raise ValueError(
             f"{name} has {int(bad.sum())} element(s) with more than 26 significant bits (first: "
             f"{x[first]!r} at {tuple(int(i) for i in first)}); products would not be exact: "
             f"pass {name}_fmt= or float32 values"
         )
+    return bits
 
 
 def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: bool,
@@ -119,8 +124,8 @@ def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: 
                          f"{tuple(int(i) for i in first)}); NaN has no value in this product's formats "
                          f"(fixed-point or block steps)")
     if fmt is None:
-        _check_exact_products(x, name)
-        return _Prepared(x, np.zeros(x.shape, dtype=np.int64), None)
+        bits = _exact_operand(x, name)
+        return _Prepared(x, np.zeros(x.shape, dtype=np.int64), None, bits)
     q = quantize(x, fmt)
     if strict:
         bad = ~((q == x) | (np.isnan(q) & np.isnan(x)))
@@ -131,8 +136,8 @@ def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: 
                 f"at {tuple(int(i) for i in first)}); drop strict=True to round them on entry"
             )
     if isinstance(fmt, (FixedPoint, FloatFormat)):
-        _check_exact_products(q, name)
-        return _Prepared(q, np.zeros(x.shape, dtype=np.int64), None)
+        bits = _exact_operand(q, name)
+        return _Prepared(q, np.zeros(x.shape, dtype=np.int64), None, bits)
     return _prepare_block(x, q, fmt, name, k_axis)
 
 
@@ -161,28 +166,38 @@ def _prepare_block(x: np.ndarray, q: np.ndarray, fmt: BlockFloat | MXFormat, nam
     shifts = _grid_shift(fmt, _per_element(codes.exponents.astype(np.int64)
                                            - (127 if isinstance(fmt, MXFormat) else 0), fmt, x.shape))
     mantissa = np.ldexp(q, -shifts)
-    _check_exact_products(mantissa, name)
-    return _Prepared(mantissa, np.ascontiguousarray(shifts, dtype=np.int64), k_block)
+    bits = _exact_operand(mantissa, name)
+    return _Prepared(mantissa, np.ascontiguousarray(shifts, dtype=np.int64), k_block, bits)
 
 
-def _fraction_bits(x: np.ndarray) -> tuple[int, int]:
-    """``(f, b)``: the fewest fraction bits ``f >= 0`` that make every ``x * 2**f`` an integer,
-    and the bit length ``b`` of the largest such integer magnitude (``b`` > 62: too wide)."""
-    f, top = kernel.fraction_bits(x)
+def _code_bits(bits: tuple[int, int, int, int]) -> tuple[int, int]:
+    """``(f, b)`` from :func:`kernel.operand_bits`: the fewest fraction bits ``f >= 0`` that make
+    every value times ``2**f`` an integer, and the bit length ``b`` of the largest such integer
+    magnitude (``b`` > 62: too wide)."""
+    f, top, _, _ = bits
     return f, (0 if top == -1075 else top + 1 + f)
 
 
-def _fixed_plan(A: np.ndarray, B: np.ndarray, acc: FixedPoint | FloatFormat,
+#: Bound below which int32 partial sums cannot overflow (a margin for float64 round-off in
+#: the bound's own computation).
+_INT32_SUM_BOUND = 2.0**31 * (1 - 2.0**-20)
+
+
+def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc: FixedPoint | FloatFormat,
                 mul: FixedPoint | FloatFormat | None, mode: int) -> tuple | None:
     """Integer codes and shift plans for :func:`kernel.fixed_matmul_kernel`, or None when the
-    product must take the float64 kernel (a float ``acc``/``mul``, or codes whose shifted sums
-    would not fit in int64)."""
+    product must take the float64 kernel (a float ``acc``/``mul``, a non-finite operand, or
+    codes whose shifted sums would not fit in int64). ``bits_*``: operand_bits of A and B.
+
+    When no step rounds and every partial sum of ``|a| |b|`` fits in int32, the codes also go
+    to the kernel as int32 (``b`` pre-shifted) for its exact-sum pass; otherwise as empty
+    ``(T, 0, 0)`` arrays."""
     if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
         return None
-    if not (np.isfinite(A).all() and np.isfinite(B).all()):
+    if bits_a[3] or bits_b[3]:
         return None
-    fa, ba = _fraction_bits(A)
-    fb, bb = _fraction_bits(B)
+    fa, ba = _code_bits(bits_a)
+    fb, bb = _code_bits(bits_b)
     flp, prod_bits = fa + fb, ba + bb
     mul_plan = (0, 0, 0, 0, False, False)
     if mul is not None:
@@ -196,10 +211,15 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, acc: FixedPoint | FloatFormat,
     if max(acc.wl + acc_up, prod_bits + prod_up) > 61 or (mode == STOCHASTIC and acc_up > 53):
         return None
     dtype = np.int32 if max(ba, bb) <= 31 else np.int64
-    codes_a = np.ldexp(A, fa).astype(dtype)
-    codes_b = np.ldexp(B, fb).astype(dtype)
+    codes_a = kernel.scaled_codes(A, fa, 0, np.empty(A.shape, dtype))
+    codes_b = kernel.scaled_codes(B, fb, 0, np.empty(B.shape, dtype))
     acc_plan = (acc_up, prod_up, int(acc.kmin), int(acc.kmax), acc.overflow == "wrap")
-    return codes_a, codes_b, mul_plan, acc_plan
+    fast_a = fast_b = np.zeros((A.shape[0], 0, 0), np.int32)
+    if (mul is None and acc_up == 0 and dtype == np.int32 and A.size and B.size
+            and kernel.partial_sum_bound(codes_a, codes_b) * 2.0**prod_up < _INT32_SUM_BOUND):
+        fast_a = codes_a
+        fast_b = codes_b if prod_up == 0 else kernel.scaled_codes(B, fb, prod_up, np.empty(B.shape, np.int32))
+    return codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan
 
 
 def matmul(
@@ -285,11 +305,11 @@ def matmul(
     events = 2 * k + len(runs) + 1
     fixed_plan = None
     if kernel_order == kernel.SEQUENTIAL and pa.k_block is None and pb.k_block is None:
-        fixed_plan = _fixed_plan(A, B, acc_fmt, mul_fmt, mode)
+        fixed_plan = _fixed_plan(A, B, pa.bits, pb.bits, acc_fmt, mul_fmt, mode)
     if t * m * n and fixed_plan is not None:
-        codes_a, codes_b, mul_plan, acc_plan = fixed_plan
+        codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan = fixed_plan
         kernel.fixed_matmul_kernel(
-            codes_a, codes_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
+            codes_a, codes_b, fast_a, fast_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
             _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
         )
     elif t * m * n:

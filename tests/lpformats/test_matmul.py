@@ -262,6 +262,47 @@ def test_integer_kernel_equals_float_kernel(acc, mul, rounding, monkeypatch):
     assert fast[1] == slow[1]
 
 
+@pytest.mark.parametrize("order", ["sequential", "chunked(5)"])
+@pytest.mark.parametrize("acc", ["fixed(12,7)", "fixed(12,7,wrap)", "fixed(14,7)", "fixed(24,7)"])
+def test_exact_sum_pass_equals_the_step_by_step_range_rule(acc, order, monkeypatch):
+    """With exact products and an accumulator no finer than them, each row is first summed
+    exactly in int32 and redone step by step only if a partial sum left the range: rows that
+    saturate (or wrap) and rows that do not, side by side in one tile, give the bits and
+    counts of the step-by-step loop alone."""
+    rng = np.random.default_rng(6)
+    a = representable(rng, (9, 37), "fixed(8,4)", 4.0)
+    a[::2] /= 16  # even rows stay in range, odd rows overflow the narrow accumulators
+    b = representable(rng, (37, 21), "fixed(8,3)", 4.0)
+    fast = matmul(a, b, acc=acc, order=order)
+    monkeypatch.setattr(matmul_module, "_INT32_SUM_BOUND", 0.0)
+    slow = matmul(a, b, acc=acc, order=order)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    assert fast[1] == slow[1]
+    if acc == "fixed(12,7)":
+        assert 0 < fast[1].saturated < 9 * 21 * 37
+
+
+def test_partial_sums_at_the_range_limits_do_not_saturate_and_one_step_beyond_does():
+    ones = np.ones((3, 1))
+    for row, c, saturated, peak in [([100.0, 27.0, 0.0], 127.0, 0, 127.0),
+                                    ([-100.0, -28.0, 0.0], -128.0, 0, 128.0),
+                                    ([100.0, 28.0, -1.0], 126.0, 1, 127.0),
+                                    ([-100.0, -29.0, 1.0], -127.0, 1, 128.0)]:
+        got, stats = matmul(np.array([row]), ones, acc="fixed(8,0)")
+        assert (got[0, 0], stats.saturated, stats.max_abs_acc) == (c, saturated, peak)
+
+
+def test_a_32_bit_accumulator_saturates_sums_that_overflow_int32():
+    """3 * 32767**2 > 2**31 - 1: the third addition saturates (int32 arithmetic would wrap
+    to a negative, in-range value)."""
+    a = np.full((2, 3), 32767.0)
+    a[1] *= -1
+    b = np.full((3, 2), 32767.0)
+    got, stats = matmul(a, b, acc="fixed(32,0)")
+    np.testing.assert_array_equal(got, [[2**31 - 1] * 2, [-(2**31)] * 2])
+    assert (stats.saturated, stats.max_abs_acc) == (4, 2.0**31)
+
+
 # ---------------------------------------------------------------- randomness
 
 
