@@ -260,18 +260,21 @@ def operand_bits(x):
     top = -1075
     sig = 0
     nonfinite = 0
-    for value in x.ravel():
+    flat = x.ravel()
+    for i in range(flat.size):  # branch-free, so that it vectorizes
+        value = flat[i]
         bits = float64_bits(value)
         field = (bits >> 52) & 0x7FF
-        if field == 0x7FF:
-            nonfinite += 1
-        elif value != 0.0:
-            mantissa = (bits & 0xFFFFFFFFFFFFF) | (np.int64(field > 0) << 52)
-            lowest = exponent_of(np.float64(mantissa & -mantissa))  # its lowest set bit
-            highest = exponent_of(np.float64(mantissa))
-            f = max(f, 1075 - max(field, 1) - lowest)
-            top = max(top, max(field, 1) - 1075 + highest)
-            sig = max(sig, highest - lowest + 1)
+        finite = field != 0x7FF
+        counted = finite & (value != 0.0)
+        mantissa = (bits & 0xFFFFFFFFFFFFF) | (np.int64(field > 0) << 52) if counted else 1
+        lowest = exponent_of(np.float64(mantissa & -mantissa))  # its lowest set bit
+        highest = exponent_of(np.float64(mantissa))
+        scale = max(field, 1) - 1075
+        f = max(f, -(scale + lowest) if counted else 0)
+        top = max(top, scale + highest if counted else -1075)
+        sig = max(sig, highest - lowest + 1 if counted else 0)
+        nonfinite += not finite
     return f, top, sig, nonfinite
 
 
@@ -280,9 +283,10 @@ def scaled_codes(x, f, shift, out):
     """``out = (x * 2**f) << shift`` as integers (``x * 2**f`` integer-valued, ``out`` int32
     or int64 wide enough)."""
     scale = 2.0**f
-    flat = out.ravel()
-    for i, value in enumerate(x.ravel()):
-        flat[i] = np.int64(value * scale) << shift
+    values = x.ravel()
+    codes = out.ravel()
+    for i in range(values.size):
+        codes[i] = np.int64(values[i] * scale) << shift
     return out
 
 
