@@ -1,4 +1,5 @@
-"""Scalar bit casts between float64 and int64 for Numba kernels, and exact powers of two.
+"""Scalar bit casts between float64 and int64 (float32 and int32) for Numba kernels, and exact
+powers of two.
 
 Numba has no scalar reinterpret cast; these intrinsics emit a single LLVM ``bitcast``, so the
 kernels that use them stay branch-free and vectorize.
@@ -27,6 +28,28 @@ def bits_float64(typingctx, bits):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def float32_bits(typingctx, value):
+    """The IEEE-754 bit pattern of a float32, as int32."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
+def bits_float32(typingctx, bits):
+    """The float32 whose IEEE-754 bit pattern is the int32 ``bits``."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
 
     return sig, codegen
 

@@ -29,7 +29,7 @@ Stochastic rounding event ``e`` of output ``(row, j)`` uses random element
 import numpy as np
 from numba import njit, prange
 
-from lpformats._bitcast import bits_float64, exponent_of, float64_bits, pow2
+from lpformats._bitcast import bits_float32, bits_float64, exponent_of, float32_bits, float64_bits, pow2
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
@@ -118,6 +118,71 @@ def _accumulate(acc, factor, v, g, is_float, mode, ctx):
     return _accumulate_loop(acc, factor, v, g, False, mode, ctx)
 
 
+# ---------------------------------------------------------------- float32 lanes, nearest
+
+_F32_SIGN = np.int32(-0x80000000)
+_F32_MAGNITUDE = np.int32(0x7FFFFFFF)
+_F32_INF = np.int32(0x7F800000)
+
+
+@njit(inline="always", cache=True)
+def _accumulate32_loop(acc, factor, v, plan, native):
+    """:func:`_accumulate_loop` for ``nearest`` on float32 lanes (twice the SIMD width of
+    float64): ``acc[j] = round(acc[j] + factor * v[j])`` with ``acc``/``v`` float32 and every
+    product ``factor * v[j]`` exact in float32; returns ``(saturated, swamped, max |acc|)``.
+
+    ``native`` (the accumulator is IEEE binary32): the float32 addition is the rounding.
+    Otherwise (at most 21 mantissa bits, whole grid inside float32, see ``_float32_plan`` in
+    :mod:`lpformats.matmul`): the float32 sum is nudged one ulp toward the exact sum when it
+    was inexact (TwoSum error term), which leaves it on the same side of every midpoint of
+    the coarser grid, then rounded to nearest-even on the grid: above ``2**emin`` by integer
+    arithmetic on the magnitude bits (``mask``/``lsb``/``half - 1`` of the constant mantissa
+    cut; a carry moves into the exponent, up to inf), below it by adding and subtracting
+    ``magic`` (``1.5 * 2**23`` grid steps). Overflow (magnitude above ``maxval``) gives
+    ``over_bits`` (inf, NaN or maxval) with the sum's sign. Every value is kept in int32 /
+    float32: Numba widens mixed arithmetic to 64 bits, which halves the lanes.
+    ``plan = (lsb, half - 1, mask, over_bits, 2**emin, magic, maxval)``."""
+    i32, f32 = np.int32, np.float32
+    lsb, half_m1, mask, over_bits = i32(plan[0]), i32(plan[1]), i32(plan[2]), i32(plan[3])
+    tiny, magic, maxval = f32(plan[4]), f32(plan[5]), f32(plan[6])
+    factor = f32(factor)
+    sat = i32(0)
+    swamp = i32(0)
+    peak = i32(0)  # magnitude bits of the largest |acc|: integer max of non-negative floats
+    for j in range(acc.size):
+        old = acc[j]
+        addend = f32(factor * v[j])
+        s = f32(old + addend)
+        bits = float32_bits(s)
+        if not native:
+            partner = f32(s - old)
+            err = f32(f32(old - f32(s - partner)) + f32(addend - partner))
+            away = i32(i32(i32(float32_bits(err) ^ bits) >> i32(31)) | i32(1))  # +1: away from zero
+            bits = i32(bits + away) if (err < f32(0)) | (err > f32(0)) else bits  # NaN err: inf sum
+        magnitude = i32(bits & _F32_MAGNITUDE)
+        if not native:
+            normal = i32(i32(i32(magnitude + half_m1) + i32(i32(magnitude & lsb) != i32(0))) & mask)
+            small = bits_float32(magnitude)
+            below = float32_bits(f32(f32(small + magic) - magic))
+            magnitude = below if small < tiny else normal
+        out = bits_float32(magnitude) > maxval
+        magnitude = over_bits if out else magnitude
+        q = bits_float32(i32(magnitude | i32(bits & _F32_SIGN)))
+        sat = i32(sat + i32(out))
+        swamp = i32(swamp + i32((addend != f32(0)) & (q == old)))
+        peak = max(peak, magnitude if magnitude <= _F32_INF else i32(0))  # NaN does not count
+        acc[j] = q
+    return sat, swamp, np.float64(bits_float32(peak))
+
+
+@njit(cache=True)
+def _accumulate32(acc, factor, v, plan, native):
+    """:func:`_accumulate32_loop` with ``native`` a constant."""
+    if native:
+        return _accumulate32_loop(acc, factor, v, plan, True)
+    return _accumulate32_loop(acc, factor, v, plan, False)
+
+
 @njit(inline="always", cache=True)
 def _product_loop(v, a, brow, g, mul_kind, mode, ctx):
     """``v[j] = round_mul(a * brow[j])`` (exact product when ``mul_kind`` is MUL_EXACT);
@@ -169,10 +234,11 @@ def _finish_run(total, acc, v, scale_a, sb_seg, combine_runs, gc, mode, ctx, sta
 
 
 @njit(cache=True)
-def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs,
-         mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row_base, events_per_output, stats):
+def _row(a_row, b, a32_row, b32, plan32, native32, sa_row, sb, out_row, run_bounds, seg_len, order,
+         combine_runs, mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row_base, events_per_output, stats):
     """One output row: ``out_row[j] = sum_k a_row[k] * b[k, j]`` as the hardware computes it;
-    event counts into ``stats``."""
+    event counts into ``stats``. When ``b32`` is not empty, ``a32_row``/``b32`` are float32
+    copies of the operands and each run is accumulated by :func:`_accumulate32`."""
     n = out_row.size
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
@@ -184,12 +250,23 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
     for r in range(run_bounds.size - 1):
         longest = max(longest, run_bounds[r + 1] - run_bounds[r])
     tree = np.zeros((longest if order == PAIRWISE else 0, n))
+    acc32 = np.zeros(n if b32.size else 0, dtype=np.float32)
     event = 0
     for r in range(run_bounds.size - 1):
         k0, k1 = run_bounds[r], run_bounds[r + 1]
         seg = k0 // seg_len
         acc[:] = 0.0
-        for k in range(k0, k1):
+        if b32.size:
+            acc32[:] = 0.0
+            for k in range(k0, k1):
+                sat, swamp, peak = _accumulate32(acc32, a32_row[k], b32[k], plan32, native32)
+                stats[STAT_SATURATED] += sat
+                stats[STAT_SWAMPED] += swamp
+                stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak)
+                event += 2
+            for j in range(n):  # float32 sums, exact in float64
+                acc[j] = acc32[j]
+        for k in range(k0, k0 if b32.size else k1):
             if order != PAIRWISE and mul_kind == MUL_EXACT:  # product fused into the addition
                 event += 1
                 _tally(stats, _accumulate(acc, a_row[k], b[k], ga, acc_float, mode,
@@ -228,22 +305,24 @@ def _row(a_row, b, sa_row, sb, out_row, run_bounds, seg_len, order, combine_runs
 
 
 @njit(parallel=True, cache=True)
-def matmul_kernel(a, b, sa, sb, out, run_bounds, seg_len, order, combine_runs,
+def matmul_kernel(a, b, a32, b32, plan32, native32, sa, sb, out, run_bounds, seg_len, order, combine_runs,
                   mul_kind, gm, ga, acc_float, gc, mode, key, nbits, events_per_output, row_stats):
     """``out[t] = a[t] @ b[t]`` for every batch ``t`` with per-step rounding (see module doc).
 
     Shapes: ``a (T, M, K)``, ``b (T, K, N)``, ``sa (T, M, S)``, ``sb (T, S, N)`` (S segments of
     ``seg_len``), ``out (T, M, N)``, ``row_stats (T*M, N_STATS)``. ``run_bounds``: increasing
-    ``k`` offsets delimiting runs, ``0 ... K``.
+    ``k`` offsets delimiting runs, ``0 ... K``. ``a32``/``b32``: float32 copies of ``a``/``b``
+    for :func:`_accumulate32` with ``plan32``/``native32`` (a float accumulator, ``nearest``,
+    exact products, sequential runs), or empty ``(T, M, 0)`` and ``(T, 0, 0)`` arrays.
     """
     batches, m, _ = a.shape
     n = b.shape[2]
     for row in prange(batches * m):
         t = row // m
         i = row % m
-        _row(a[t, i], b[t], sa[t, i], sb[t], out[t, i], run_bounds, seg_len, order, combine_runs,
-             mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row * n * events_per_output,
-             events_per_output, row_stats[row])
+        _row(a[t, i], b[t], a32[t, i], b32[t], plan32, native32, sa[t, i], sb[t], out[t, i], run_bounds,
+             seg_len, order, combine_runs, mul_kind, gm, ga, acc_float, gc, mode, key, nbits,
+             row * n * events_per_output, events_per_output, row_stats[row])
 
 
 # ---------------------------------------------------------------- integer implementation

@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from lpformats import _matmul_kernel as kernel
+from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
 from lpformats.arrays import as_operand, is_torch_tensor
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
 from lpformats.quantize import _element_args, quantize
 from lpformats.rng import check_seed, fresh_seed, stream_key
-from lpformats.rounding import STOCHASTIC, check_stochastic_bits, rounding_code
+from lpformats.rounding import NEAREST, STOCHASTIC, check_stochastic_bits, rounding_code
 from lpformats.spelling import parse
 
 _CHUNKED = re.compile(r"^chunked\((\d+)\)$")
@@ -222,6 +223,46 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     return codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan
 
 
+_FLT_MAX = float(np.finfo(np.float32).max)
+#: ``(plan, native)`` of :func:`_float32_plan` when float32 lanes are not used.
+_NO_FLOAT32_PLAN = ((0, 0, 0, 0, 0.0, 0.0, 0.0), False)
+
+
+def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, bits_a: tuple,
+                  bits_b: tuple) -> tuple | None:
+    """``(plan, native)`` for :func:`kernel._accumulate32` (see there), or None when a float
+    accumulator must take the float64 loop: only ``nearest``, exact products, sequential runs,
+    an accumulator with subnormals, negative zero and its whole grid inside float32, and
+    operands whose products are exact in float32 (``bits_*``: ``kernel.operand_bits``)."""
+    if not (isinstance(acc, FloatFormat) and mul is None and mode == NEAREST and sequential):
+        return None
+    if not acc.subnormals or not acc.has_negative_zero or acc.max_value > _FLT_MAX:
+        return None
+    (fa, top_a, sig_a, _), (fb, top_b, sig_b, _) = bits_a, bits_b
+    if sig_a + sig_b > 24 or fa + fb > 149 or max(top_a, top_b) > 127 or top_a + top_b + 2 > 128:
+        return None
+    over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[
+        _element_args(acc, saturate=False)[6]]
+    over_bits = int(np.float32(over).view(np.int32))
+    if (acc.man, acc.emin) == (23, -126):  # IEEE binary32: the float32 addition rounds
+        return (1, 0, -1, over_bits, 0.0, 0.0, acc.max_value), True
+    if not 1 <= acc.man <= 21 or acc.emin - acc.man < -147:  # room for the nudge
+        return None
+    cut = 23 - acc.man
+    plan = (1 << cut, (1 << (cut - 1)) - 1, -(1 << cut), over_bits, 2.0**acc.emin,
+            1.5 * 2.0 ** (acc.emin - acc.man + 23), acc.max_value)
+    return plan, False
+
+
+def _float32_operand(x: np.ndarray, nonfinite: int) -> np.ndarray:
+    """``x`` as float32 (exact, checked by :func:`_float32_plan`), every NaN the default quiet
+    NaN, whose payload no rounding of :func:`kernel._accumulate32` can change."""
+    x32 = x.astype(np.float32)
+    if nonfinite:
+        x32[np.isnan(x32)] = np.float32(np.nan)
+    return x32
+
+
 def matmul(
     a: Any,
     b: Any,
@@ -315,8 +356,15 @@ def matmul(
     elif t * m * n:
         mul_kind = kernel.MUL_EXACT if mul_fmt is None else (
             kernel.MUL_FLOAT if isinstance(mul_fmt, FloatFormat) else kernel.MUL_FIXED)
+        float32_plan = _float32_plan(acc_fmt, mul_fmt, mode, kernel_order == kernel.SEQUENTIAL, pa.bits,
+                                     pb.bits)
+        if float32_plan is None:
+            A32, B32 = np.zeros((t, m, 0), np.float32), np.zeros((t, 0, 0), np.float32)
+            float32_plan = _NO_FLOAT32_PLAN
+        else:
+            A32, B32 = _float32_operand(A, pa.bits[3]), _float32_operand(B, pb.bits[3])
         kernel.matmul_kernel(
-            A, B, SA, SB, out, runs, seg_len, kernel_order, combine_runs, mul_kind,
+            A, B, A32, B32, *float32_plan, SA, SB, out, runs, seg_len, kernel_order, combine_runs, mul_kind,
             _element_args(mul_fmt or acc_fmt, saturate=False), _element_args(acc_fmt, saturate=False),
             isinstance(acc_fmt, FloatFormat), _element_args(combine_fmt, saturate=False), mode,
             np.uint64(key), nbits, events, stats,

@@ -303,6 +303,72 @@ def test_a_32_bit_accumulator_saturates_sums_that_overflow_int32():
     assert (stats.saturated, stats.max_abs_acc) == (4, 2.0**31)
 
 
+FLOAT32_LANE_ACCS = ["fp16", "bf16", "fp32", "fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp4_e2m1", "float(5,21)",
+                     "float(8,21)", "float(3,1)"]
+
+
+def _without_float32_lanes(monkeypatch) -> None:
+    monkeypatch.setattr(matmul_module, "_float32_plan", lambda *args: None)
+
+
+@pytest.mark.parametrize("acc", FLOAT32_LANE_ACCS)
+@pytest.mark.parametrize("scale", [2.0**-60, 2.0**-10, 1.0, 2.0**10, 2.0**60])
+def test_float32_lanes_equal_the_float64_loop(acc, scale, monkeypatch):
+    """Float accumulators in ``nearest`` run on float32 lanes when every product is exact in
+    float32; sums that swamp, fall into the accumulator's subnormals, overflow it (to inf,
+    NaN or its largest value) and pass through inf must give the float64 loop's bits and
+    counts. Scales of 2**+-60 push bf16/fp32 sums far beyond the small formats' range."""
+    rng = np.random.default_rng(7)
+    a = representable(rng, (6, 45), "fp8_e4m3", 1.0) * np.float32(scale)
+    b = representable(rng, (45, 19), "fp8_e5m2", 1.0)
+    a[0, :3] = [np.inf, -np.inf, np.nan]
+    plan = matmul_module._float32_plan(parse(acc), None, matmul_module.NEAREST, True,
+                                       matmul_module.kernel.operand_bits(a.astype(np.float64)),
+                                       matmul_module.kernel.operand_bits(b.astype(np.float64)))
+    assert plan is not None
+    for order in ("sequential", "chunked(7)"):
+        fast = matmul(a, b, acc=acc, order=order)
+        with monkeypatch.context() as patch:
+            _without_float32_lanes(patch)
+            slow = matmul(a, b, acc=acc, order=order)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        assert fast[1] == slow[1]
+
+
+@given(
+    exp=st.integers(2, 8), man=st.integers(1, 21), style=st.sampled_from(["ieee", "fn", "finite"]),
+    scale=st.sampled_from([2.0**-40, 2.0**-8, 1.0, 2.0**8, 2.0**40]), seed=st.integers(0, 2**32 - 1),
+)
+def test_property_float32_lanes_equal_the_float64_loop(exp, man, style, scale, seed):
+    fmt = FloatFormat(exp, man, style=style)
+    if fmt.max_value > float(np.finfo(np.float32).max) or fmt.emin - man < -147:
+        return  # outside float32 lanes
+    rng = np.random.default_rng(seed)
+    a = representable(rng, (3, 20), "float(5,5)", scale)
+    b = representable(rng, (20, 5), "float(5,5)", 1.0)
+    fast = matmul(a, b, acc=fmt)
+    original = matmul_module._float32_plan
+    matmul_module._float32_plan = lambda *args: None
+    try:
+        slow = matmul(a, b, acc=fmt)
+    finally:
+        matmul_module._float32_plan = original
+    np.testing.assert_array_equal(fast[0], slow[0])
+    assert fast[1] == slow[1]
+
+
+@pytest.mark.parametrize("old, addend, want", [
+    (1.0, (1 + 2.0**-20) * 2.0**-8, 1 + 2.0**-7),  # just above the midpoint: up
+    (1 + 2.0**-7, (1 - 2.0**-20) * 2.0**-8, 1 + 2.0**-7),  # just below it: stays
+])
+def test_a_sum_rounded_twice_is_not_pulled_to_a_midpoint(old, addend, want):
+    """In bf16, ``old + addend`` lies 2**-28 off the midpoint between two neighbours; its float32
+    sum, one rounding away, is the midpoint itself, where ties-to-even would pick the wrong
+    neighbour: the sum is first moved one float32 ulp toward the exact value."""
+    c, _ = matmul(np.array([[old, addend * 2**8]]), np.array([[1.0], [2.0**-8]]), acc="bf16")
+    assert c[0, 0] == want
+
+
 # ---------------------------------------------------------------- randomness
 
 
