@@ -371,22 +371,26 @@ def scaled_codes(x, f, shift, out):
 
 @njit(cache=True)
 def partial_sum_bound(a, b):
-    """``max over t, i of sum_k |a[t, i, k]| * max_j |b[t, k, j]|`` (float64): no partial sum
-    of ``a[t] @ b[t]`` is larger in magnitude."""
-    bound = 0.0
-    col_max = np.zeros(b.shape[1])
+    """``min(2**31, max over t, i of sum_k |a[t, i, k]| * max_j |b[t, k, j]|)`` for integer
+    codes below 2**31 in magnitude: no partial sum of ``a[t] @ b[t]`` is larger. Terms are
+    capped at 2**31 so that the int64 sum cannot overflow (K below 2**32), and stays exact."""
+    cap = np.int64(1) << 31
+    bound = np.int64(0)
+    col_max = np.zeros(b.shape[1], dtype=np.int64)
     for t in range(a.shape[0]):
         for k in range(b.shape[1]):
-            largest = 0
-            for value in b[t, k]:
-                largest = max(largest, abs(np.int64(value)))
+            largest = np.int64(0)
+            row = b[t, k]
+            for j in range(row.size):
+                largest = max(largest, abs(np.int64(row[j])))
             col_max[k] = largest
         for i in range(a.shape[1]):
-            total = 0.0
-            for k in range(a.shape[2]):
-                total += abs(np.float64(a[t, i, k])) * col_max[k]
+            row = a[t, i]
+            total = np.int64(0)
+            for k in range(row.size):
+                total += min(abs(np.int64(row[k])) * col_max[k], cap)
             bound = max(bound, total)
-    return bound
+    return min(bound, cap)
 
 
 @njit(inline="always", cache=True)
@@ -488,58 +492,56 @@ def _fixed_add_loop(acc, a, brow, acc_grid):
     return out_count, 0, 0, swamp, peak
 
 
-@njit(cache=True)
-def _tracked_sums(acc, hi, lo, a_row, b, k0, k1):
-    """Exact int32 partial sums of one output row over ``k0 <= k < k1``: ``acc[j] = sum_k
-    a_row[k] * b[k, j]``, with ``hi[j]``/``lo[j]`` the largest/smallest partial sum that
-    output held (its initial 0 included). Returns ``(max hi, min lo)``.
-
-    The caller guarantees that no partial sum leaves int32 (``sum_k |a_row[k]| max_j |b[k, j]|
-    < 2**31``). When all partial sums lie in the accumulator's range the range rule never
-    acted, so these are exactly the saturating (or wrapping) accumulator's values. Every
-    value is cast back to int32 (Numba widens int32 arithmetic to int64, which halves the
-    SIMD lanes) and eight ``k`` steps share one pass over the row, so that ``acc``, ``hi``
-    and ``lo`` stay in registers across them: 4 vector operations per 16 MACs."""
+@njit(inline="always", cache=True)
+def _tracked_steps(t, high, low, a0, a1, a2, a3, x0, x1, x2, x3):
+    """Four exact int32 steps ``t += a_i * x_i``, with the running max/min of ``t``."""
     i32 = np.int32
-    acc[:] = 0
-    hi[:] = 0
-    lo[:] = 0
+    t = i32(t + i32(a0 * x0))
+    high, low = max(high, t), min(low, t)
+    t = i32(t + i32(a1 * x1))
+    high, low = max(high, t), min(low, t)
+    t = i32(t + i32(a2 * x2))
+    high, low = max(high, t), min(low, t)
+    t = i32(t + i32(a3 * x3))
+    return t, max(high, t), min(low, t)
+
+
+@njit(cache=True)
+def _tracked_sums(sums, a0_row, a1_row, b, k0, k1):
+    """Exact int32 partial sums of two output rows ``r`` = 0, 1 over ``k0 <= k < k1``:
+    ``sums[3 r, j] = sum_k ar_row[k] * b[k, j]``, with the largest and smallest partial sum (the initial 0
+    included) that output held in ``sums[3 r + 1, j]`` and ``sums[3 r + 2, j]``. Returns
+    ``(max0, min0, max1, min1)``, the extremes over each row. The caller guarantees that no
+    partial sum leaves int32 (``sum_k |a[k]| max_j |b[k, j]| < 2**31``). When all partial sums
+    lie in the accumulator's range the range rule never acted, so these are exactly the
+    saturating (or wrapping) accumulator's values. Every value is cast back to int32 (Numba
+    widens int32 arithmetic to int64, which halves the SIMD lanes); eight ``k`` steps share one
+    pass over the row, so sums and extrema stay in registers across them, and each load of ``b``
+    serves both rows."""
+    sums[:] = 0
+    acc0, high0, low0, acc1, high1, low1 = sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]
     k = k0
     while k + 8 <= k1:
-        a0, a1, a2, a3 = a_row[k], a_row[k + 1], a_row[k + 2], a_row[k + 3]
-        a4, a5, a6, a7 = a_row[k + 4], a_row[k + 5], a_row[k + 6], a_row[k + 7]
+        a0, a1, a2, a3, a4, a5, a6, a7 = a0_row[k:k + 8]
+        c0, c1, c2, c3, c4, c5, c6, c7 = a1_row[k:k + 8]
         b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
         b4, b5, b6, b7 = b[k + 4], b[k + 5], b[k + 6], b[k + 7]
-        for j in range(acc.size):
-            t = i32(acc[j] + i32(a0 * b0[j]))
-            high = max(hi[j], t)
-            low = min(lo[j], t)
-            t = i32(t + i32(a1 * b1[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a2 * b2[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a3 * b3[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a4 * b4[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a5 * b5[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a6 * b6[j]))
-            high, low = max(high, t), min(low, t)
-            t = i32(t + i32(a7 * b7[j]))
-            acc[j] = t
-            hi[j] = max(high, t)
-            lo[j] = min(low, t)
+        for j in range(acc0.size):
+            x0, x1, x2, x3, x4, x5, x6, x7 = b0[j], b1[j], b2[j], b3[j], b4[j], b5[j], b6[j], b7[j]
+            t, high, low = _tracked_steps(acc0[j], high0[j], low0[j], a0, a1, a2, a3, x0, x1, x2, x3)
+            acc0[j], high0[j], low0[j] = _tracked_steps(t, high, low, a4, a5, a6, a7, x4, x5, x6, x7)
+            t, high, low = _tracked_steps(acc1[j], high1[j], low1[j], c0, c1, c2, c3, x0, x1, x2, x3)
+            acc1[j], high1[j], low1[j] = _tracked_steps(t, high, low, c4, c5, c6, c7, x4, x5, x6, x7)
         k += 8
     while k < k1:
-        ak, bk = a_row[k], b[k]
-        for j in range(acc.size):
-            t = i32(acc[j] + i32(ak * bk[j]))
-            acc[j] = t
-            hi[j] = max(hi[j], t)
-            lo[j] = min(lo[j], t)
+        a0, c0, bk = a0_row[k], a1_row[k], b[k]
+        for j in range(acc0.size):
+            t = np.int32(acc0[j] + np.int32(a0 * bk[j]))
+            acc0[j], high0[j], low0[j] = t, max(high0[j], t), min(low0[j], t)
+            t = np.int32(acc1[j] + np.int32(c0 * bk[j]))
+            acc1[j], high1[j], low1[j] = t, max(high1[j], t), min(low1[j], t)
         k += 1
-    return hi.max(), lo.min()
+    return high0.max(), low0.min(), high1.max(), low1.min()
 
 
 @njit(cache=True)
@@ -550,9 +552,10 @@ def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
     return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, mode, ctx)
 
 
-#: Output rows of one tile of :func:`fixed_matmul_kernel`: each row of ``b`` is loaded once
-#: per tile and used by all its rows (from L1) instead of once per row.
-ROW_TILE = 4
+#: Accumulator elements of one tile of :func:`fixed_matmul_kernel` (int64: 32 KiB, within L1):
+#: a tile has ``TILE_ELEMENTS // N`` output rows (2 to 64), each row of ``b`` is loaded once per
+#: tile and used by all its rows, and per-tile set-up is shared by as many rows as fit.
+TILE_ELEMENTS = 4096
 
 
 @njit(cache=True)
@@ -568,7 +571,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     mul_grid = mul_plan[:5]
     kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
-    tracked = np.zeros((3, n if fast_b.size else 0), dtype=np.int32)
+    tracked = np.zeros((6, n if fast_b.size else 0), dtype=np.int32)
     accf = np.zeros(n)
     v = np.zeros(n)
     total = np.zeros((rows, n))
@@ -581,12 +584,15 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
         k0, k1 = run_bounds[run], run_bounds[run + 1]
         acc[:] = 0
         pending[:] = True
-        for r in range(rows if fast_b.size else 0):  # exact sums; the range rule where one left the range
-            top, bottom = _tracked_sums(tracked[0], tracked[1], tracked[2], fast_rows[r], fast_b, k0, k1)
-            if kmin <= bottom and top <= kmax:
-                acc[r] = tracked[0]
-                peak[r] = max(peak[r], max(top, -np.int64(bottom)))
-                pending[r] = False
+        for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
+            r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
+            extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1)
+            for half, row in ((0, r), (1, r1)):
+                top, bottom = extremes[2 * half], extremes[2 * half + 1]
+                if kmin <= bottom and top <= kmax:
+                    acc[row] = tracked[3 * half]
+                    peak[row] = max(peak[row], max(top, -np.int64(bottom)))
+                    pending[row] = False
         for k in range(k0, k1):
             for r in range(rows):
                 if not pending[r]:
@@ -625,7 +631,7 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_r
     ``acc_plan = (acc_up, prod_up, kmin, kmax, wrap)`` (see :func:`_fixed_mac_loop`);
     accumulator codes have ``acc_fl`` fraction bits. Runs are combined as in
     :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
-    kernels give identical bits. Rows are computed in tiles of :data:`ROW_TILE`.
+    kernels give identical bits. Rows are computed in tiles (:data:`TILE_ELEMENTS`).
 
     When no step rounds, ``fast_a (T, M, K)`` and ``fast_b (T, K, N)`` may hold the codes as
     int32 (``b`` shifted left by ``prod_up``; every partial sum of ``|a| |b|`` below 2**31):
@@ -635,11 +641,12 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_r
     """
     batches, m, _ = a.shape
     n = b.shape[2]
-    tiles = (m + ROW_TILE - 1) // ROW_TILE
+    tile_rows = max(2, min(64, TILE_ELEMENTS // max(n, 1)))
+    tiles = (m + tile_rows - 1) // tile_rows
     for tile in prange(batches * tiles):
         t = tile // tiles
-        i0 = (tile % tiles) * ROW_TILE
-        i1 = min(i0 + ROW_TILE, m)
+        i0 = (tile % tiles) * tile_rows
+        i1 = min(i0 + tile_rows, m)
         rows = np.arange(t * m + i0, t * m + i1)
         _fixed_rows(a[t, i0:i1], b[t], fast_a[t, i0:i1], fast_b[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1],
                     run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key, nbits,

@@ -31,7 +31,7 @@ from lpformats import _matmul_kernel as kernel
 from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
 from lpformats.arrays import as_operand, is_torch_tensor
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
-from lpformats.quantize import _element_args, quantize
+from lpformats.quantize import _grid_args, quantize
 from lpformats.rng import check_seed, fresh_seed, stream_key
 from lpformats.rounding import NEAREST, STOCHASTIC, check_stochastic_bits, rounding_code
 from lpformats.spelling import parse
@@ -89,7 +89,7 @@ class _Prepared:
     """An operand as mantissas plus shifts per (row or column, K-segment)."""
 
     mantissa: np.ndarray
-    shifts: np.ndarray  # per element, same shape as mantissa (int64)
+    shifts: np.ndarray | None  # per element, same shape as mantissa (int64); None: all 0
     k_block: int | None  # length of runs of constant shift along K (None: constant)
     bits: tuple[int, int, int, int]  # kernel.operand_bits of mantissa
 
@@ -126,7 +126,7 @@ def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: 
                          f"(fixed-point or block steps)")
     if fmt is None:
         bits = _exact_operand(x, name)
-        return _Prepared(x, np.zeros(x.shape, dtype=np.int64), None, bits)
+        return _Prepared(x, None, None, bits)
     q = quantize(x, fmt)
     if strict:
         bad = ~((q == x) | (np.isnan(q) & np.isnan(x)))
@@ -138,7 +138,7 @@ def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: 
             )
     if isinstance(fmt, (FixedPoint, FloatFormat)):
         bits = _exact_operand(q, name)
-        return _Prepared(q, np.zeros(x.shape, dtype=np.int64), None, bits)
+        return _Prepared(q, None, None, bits)
     return _prepare_block(x, q, fmt, name, k_axis)
 
 
@@ -171,6 +171,13 @@ def _prepare_block(x: np.ndarray, q: np.ndarray, fmt: BlockFloat | MXFormat, nam
     return _Prepared(mantissa, np.ascontiguousarray(shifts, dtype=np.int64), k_block, bits)
 
 
+def _batched(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` broadcast to ``shape`` (batch dims, then two) as a C-contiguous ``(T, ., .)``."""
+    if x.shape != shape:
+        x = np.broadcast_to(x, shape)
+    return np.ascontiguousarray(x).reshape(math.prod(shape[:-2]), *shape[-2:])
+
+
 def _code_bits(bits: tuple[int, int, int, int]) -> tuple[int, int]:
     """``(f, b)`` from :func:`kernel.operand_bits`: the fewest fraction bits ``f >= 0`` that make
     every value times ``2**f`` an integer, and the bit length ``b`` of the largest such integer
@@ -179,9 +186,8 @@ def _code_bits(bits: tuple[int, int, int, int]) -> tuple[int, int]:
     return f, (0 if top == -1075 else top + 1 + f)
 
 
-#: Bound below which int32 partial sums cannot overflow (a margin for float64 round-off in
-#: the bound's own computation).
-_INT32_SUM_BOUND = 2.0**31 * (1 - 2.0**-20)
+#: Partial sums below this magnitude fit in int32 (the kernel's exact-sum pass).
+_INT32_SUM_LIMIT = 2**31
 
 
 def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc: FixedPoint | FloatFormat,
@@ -217,7 +223,7 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     acc_plan = (acc_up, prod_up, int(acc.kmin), int(acc.kmax), acc.overflow == "wrap")
     fast_a = fast_b = np.zeros((A.shape[0], 0, 0), np.int32)
     if (mul is None and acc_up == 0 and dtype == np.int32 and A.size and B.size
-            and kernel.partial_sum_bound(codes_a, codes_b) * 2.0**prod_up < _INT32_SUM_BOUND):
+            and int(kernel.partial_sum_bound(codes_a, codes_b)) << prod_up < _INT32_SUM_LIMIT):
         fast_a = codes_a
         fast_b = codes_b if prod_up == 0 else kernel.scaled_codes(B, fb, prod_up, np.empty(B.shape, np.int32))
     return codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan
@@ -242,7 +248,7 @@ def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, 
     if sig_a + sig_b > 24 or fa + fb > 149 or max(top_a, top_b) > 127 or top_a + top_b + 2 > 128:
         return None
     over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[
-        _element_args(acc, saturate=False)[6]]
+        _grid_args(acc)[6]]
     over_bits = int(np.float32(over).view(np.int32))
     if (acc.man, acc.emin) == (23, -126):  # IEEE binary32: the float32 addition rounds
         return (1, 0, -1, over_bits, 0.0, 0.0, acc.max_value), True
@@ -334,13 +340,14 @@ def matmul(
     combine_runs = chunk is not None or len(runs) > 2
     nseg = max(1, math.ceil(k / seg_len))
     t = math.prod(batch)
-    A = np.ascontiguousarray(np.broadcast_to(pa.mantissa, (*batch, m, k))).reshape(t, m, k)
-    B = np.ascontiguousarray(np.broadcast_to(pb.mantissa, (*batch, k, n))).reshape(t, k, n)
+    A = _batched(pa.mantissa, (*batch, m, k))
+    B = _batched(pb.mantissa, (*batch, k, n))
     seg_starts = np.arange(nseg) * seg_len
-    SA = np.ascontiguousarray(np.broadcast_to(pa.shifts, (*batch, m, k))).reshape(t, m, k)
-    SB = np.ascontiguousarray(np.broadcast_to(pb.shifts, (*batch, k, n))).reshape(t, k, n)
-    SA = np.ascontiguousarray(SA[:, :, seg_starts] if k else np.zeros((t, m, 1), np.int64))
-    SB = np.ascontiguousarray(SB[:, seg_starts, :] if k else np.zeros((t, 1, n), np.int64))
+    # shifts at each segment's start (constant within it)
+    SA = np.zeros((t, m, nseg), np.int64) if pa.shifts is None or not k else \
+        _batched(pa.shifts[..., seg_starts], (*batch, m, nseg))
+    SB = np.zeros((t, nseg, n), np.int64) if pb.shifts is None or not k else \
+        _batched(pb.shifts[..., seg_starts, :], (*batch, nseg, n))
     out = np.zeros((t, m, n))
     stats = np.zeros((t * m, kernel.N_STATS))
     events = 2 * k + len(runs) + 1
@@ -351,7 +358,7 @@ def matmul(
         codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan = fixed_plan
         kernel.fixed_matmul_kernel(
             codes_a, codes_b, fast_a, fast_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
-            _element_args(combine_fmt, saturate=False), mode, np.uint64(key), nbits, events, stats,
+            _grid_args(combine_fmt), mode, np.uint64(key), nbits, events, stats,
         )
     elif t * m * n:
         mul_kind = kernel.MUL_EXACT if mul_fmt is None else (
@@ -365,17 +372,18 @@ def matmul(
             A32, B32 = _float32_operand(A, pa.bits[3]), _float32_operand(B, pb.bits[3])
         kernel.matmul_kernel(
             A, B, A32, B32, *float32_plan, SA, SB, out, runs, seg_len, kernel_order, combine_runs, mul_kind,
-            _element_args(mul_fmt or acc_fmt, saturate=False), _element_args(acc_fmt, saturate=False),
-            isinstance(acc_fmt, FloatFormat), _element_args(combine_fmt, saturate=False), mode,
+            _grid_args(mul_fmt or acc_fmt), _grid_args(acc_fmt),
+            isinstance(acc_fmt, FloatFormat), _grid_args(combine_fmt), mode,
             np.uint64(key), nbits, events, stats,
         )
     c = out.reshape(*batch, m, n)
     additions = t * m * n * (max(k - 1, 0) if kernel_order == kernel.PAIRWISE else k)
+    totals = stats.sum(axis=0)
     result = MatmulStats(
-        saturated=int(stats[:, kernel.STAT_SATURATED].sum()),
-        wrapped=int(stats[:, kernel.STAT_WRAPPED].sum()),
-        product_underflows=int(stats[:, kernel.STAT_UNDERFLOW].sum()),
-        swamped=int(stats[:, kernel.STAT_SWAMPED].sum()),
+        saturated=int(totals[kernel.STAT_SATURATED]),
+        wrapped=int(totals[kernel.STAT_WRAPPED]),
+        product_underflows=int(totals[kernel.STAT_UNDERFLOW]),
+        swamped=int(totals[kernel.STAT_SWAMPED]),
         max_abs_acc=float(stats[:, kernel.STAT_MAX_ABS].max()) if stats.size else 0.0,
         additions=additions,
     )

@@ -14,6 +14,7 @@ Grammar (case-insensitive, spaces ignored); ``str(fmt)`` always produces text th
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
@@ -188,6 +189,12 @@ def parse(text: str | Format) -> Format:
         return text
     if not isinstance(text, str):
         raise TypeError(f"fmt must be a format object or its text spelling, got {type(text).__name__}")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(text: str) -> Format:
+    """:func:`parse` of a string (cached: formats are immutable, and every API call parses)."""
     spelling = text
     key = re.sub(r"\s+", "", text).lower()
     if key in PRESETS:

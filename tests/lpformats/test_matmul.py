@@ -274,7 +274,7 @@ def test_exact_sum_pass_equals_the_step_by_step_range_rule(acc, order, monkeypat
     a[::2] /= 16  # even rows stay in range, odd rows overflow the narrow accumulators
     b = representable(rng, (37, 21), "fixed(8,3)", 4.0)
     fast = matmul(a, b, acc=acc, order=order)
-    monkeypatch.setattr(matmul_module, "_INT32_SUM_BOUND", 0.0)
+    monkeypatch.setattr(matmul_module, "_INT32_SUM_LIMIT", 0)
     slow = matmul(a, b, acc=acc, order=order)
     np.testing.assert_array_equal(fast[0], slow[0])
     assert fast[1] == slow[1]
