@@ -6,8 +6,10 @@ Run from the repository root::
 
 For square products (M = K = N = size) and tall ones (M = 4 * size, K = size, N = 128,
 the shape of a batch of activations times a narrow layer) it prints, per case, the best wall
-time of ``--repeat`` calls after a warm-up, GMAC/s (M*K*N multiply-accumulates per second of
-wall time) and two ratios of throughput on the same shape:
+time of ``--repeat`` rounds after a warm-up round (every round calls every case of the shape
+once, BLAS included, so that ratios compare calls made under the same machine load), GMAC/s
+(M*K*N multiply-accumulates per second of wall time) and two ratios of throughput on the
+same shape:
 
 - against numpy ``matmul`` on float32 (BLAS; limited to the same thread count through
   threadpoolctl): the issue's targets are >= 0.25x for fixed-point operands into a
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,7 +50,7 @@ if __package__ in (None, ""):
 import numba
 import numpy as np
 
-from benchmarks.bitserial import blas_threads, timed_call
+from benchmarks.bitserial import blas_threads
 from benchmarks.common import code_version, load_line, machine_line
 from lpformats import int_matmul, matmul, quantize
 
@@ -90,6 +93,21 @@ def check_exact(a: np.ndarray, b: np.ndarray) -> None:
         raise AssertionError("matmul with a wide fixed accumulator differs from the exact integer product")
 
 
+def interleaved_best(calls: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best wall time (s) of each call over ``repeat`` rounds after a warm-up round; every round
+    runs every call once, in turn, so that all of them see the same state of a shared machine
+    (this VM's speed drifts by tens of percent over minutes)."""
+    for call in calls:
+        call()
+    best = [float("inf")] * len(calls)
+    for _ in range(repeat):
+        for i, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
 def run(sizes: list[int], threads: int, repeat: int) -> list[str]:
     numba.set_num_threads(threads)
     rng = np.random.default_rng(0)
@@ -103,24 +121,26 @@ def run(sizes: list[int], threads: int, repeat: int) -> list[str]:
         macs = m * k * n
         a32 = rng.standard_normal((m, k)).astype(np.float32)
         b32 = rng.standard_normal((k, n)).astype(np.float32)
-        with blas_threads(threads) as note:
-            blas, _ = timed_call(lambda a=a32, b=b32: np.matmul(a, b), max(repeat, 5))
         a16 = rng.integers(-128, 128, (m, k)).astype(np.int16)
         b16 = rng.integers(-128, 128, (k, n)).astype(np.int16)
-        int16, _ = timed_call(lambda a=a16, b=b16: int_matmul(a, b), repeat)
-        shape = f"{kind} {m} x {k} x {n}"
-        lines.append(f"| {shape} | numpy float32 matmul (BLAS){' ' + note if note else ''} | "
-                     f"{blas * 1e3:.2f} | {macs / blas / 1e9:.2f} | 1 | |")
-        lines.append(f"| {shape} | int_matmul int16 (exact int64 sums) | {int16 * 1e3:.2f} | "
-                     f"{macs / int16 / 1e9:.2f} | {blas / int16:.3f} | 1 |")
+        labels = ["numpy float32 matmul (BLAS)", "int_matmul int16 (exact int64 sums)"]
+        calls: list[Callable[[], object]] = [lambda a=a32, b=b32: np.matmul(a, b),
+                                             lambda a=a16, b=b16: int_matmul(a, b)]
         for label, fmt, kwargs, where in CASES:
             if where == "small" and k > SMALL:
                 continue
             a, b = operands(rng, m, k, n, fmt)
             if kwargs["acc"] == "fixed(24,8)":
                 check_exact(a, b)
-            call: Callable[[], object] = lambda a=a, b=b, kwargs=kwargs: matmul(a, b, **kwargs)  # noqa: E731
-            wall, _ = timed_call(call, repeat)
+            labels.append(label)
+            calls.append(lambda a=a, b=b, kwargs=kwargs: matmul(a, b, **kwargs))
+        with blas_threads(threads) as note:
+            walls = interleaved_best(calls, repeat)
+        labels[0] += f" {note}" if note else ""
+        blas, int16 = walls[0], walls[1]
+        shape = f"{kind} {m} x {k} x {n}"
+        lines.append(f"| {shape} | {labels[0]} | {blas * 1e3:.2f} | {macs / blas / 1e9:.2f} | 1 | |")
+        for label, wall in zip(labels[1:], walls[1:], strict=True):
             lines.append(f"| {shape} | {label} | {wall * 1e3:.2f} | {macs / wall / 1e9:.3f} | "
                          f"{blas / wall:.3f} | {int16 / wall:.3f} |")
     return [*lines, ""]

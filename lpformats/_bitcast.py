@@ -54,6 +54,19 @@ def bits_float32(typingctx, bits):
     return sig, codegen
 
 
+@intrinsic
+def through_half(typingctx, value):
+    """The float32 ``value`` rounded to IEEE binary16 (nearest-even, subnormals, overflow to
+    inf) and back: one ``fptrunc``/``fpext`` pair, which x86 with F16C runs as
+    ``vcvtps2ph``/``vcvtph2ps`` on whole vectors."""
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.fpext(builder.fptrunc(args[0], ir.HalfType()), ir.FloatType())
+
+    return sig, codegen
+
+
 @njit(inline="always", cache=True)
 def pow2(exponent):
     """Exact ``2.0**exponent`` for integer ``exponent`` in [-1022, 1023]."""

@@ -29,7 +29,15 @@ Stochastic rounding event ``e`` of output ``(row, j)`` uses random element
 import numpy as np
 from numba import njit, prange
 
-from lpformats._bitcast import bits_float32, bits_float64, exponent_of, float32_bits, float64_bits, pow2
+from lpformats._bitcast import (
+    bits_float32,
+    bits_float64,
+    exponent_of,
+    float32_bits,
+    float64_bits,
+    pow2,
+    through_half,
+)
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
@@ -125,22 +133,29 @@ _F32_MAGNITUDE = np.int32(0x7FFFFFFF)
 _F32_INF = np.int32(0x7F800000)
 
 
+#: Kinds of float32-lane accumulation (:func:`_accumulate32_loop`): IEEE binary32 itself; IEEE
+#: binary16 (hardware conversion); a grid with ``emin = -126`` (float32's: the bit arithmetic
+#: covers its subnormals too); any other grid inside float32.
+F32_NATIVE, F32_HALF, F32_EMIN_126, F32_GRID = range(4)
+
+
 @njit(inline="always", cache=True)
-def _accumulate32_loop(acc, factor, v, plan, native):
+def _accumulate32_loop(acc, factor, v, plan, kind):
     """:func:`_accumulate_loop` for ``nearest`` on float32 lanes (twice the SIMD width of
     float64): ``acc[j] = round(acc[j] + factor * v[j])`` with ``acc``/``v`` float32 and every
     product ``factor * v[j]`` exact in float32; returns ``(saturated, swamped, max |acc|)``.
 
-    ``native`` (the accumulator is IEEE binary32): the float32 addition is the rounding.
+    ``F32_NATIVE`` (the accumulator is IEEE binary32): the float32 addition is the rounding.
     Otherwise (at most 21 mantissa bits, whole grid inside float32, see ``_float32_plan`` in
-    :mod:`lpformats.matmul`): the float32 sum is nudged one ulp toward the exact sum when it
-    was inexact (TwoSum error term), which leaves it on the same side of every midpoint of
-    the coarser grid, then rounded to nearest-even on the grid: above ``2**emin`` by integer
-    arithmetic on the magnitude bits (``mask``/``lsb``/``half - 1`` of the constant mantissa
-    cut; a carry moves into the exponent, up to inf), below it by adding and subtracting
-    ``magic`` (``1.5 * 2**23`` grid steps). Overflow (magnitude above ``maxval``) gives
-    ``over_bits`` (inf, NaN or maxval) with the sum's sign. Every value is kept in int32 /
-    float32: Numba widens mixed arithmetic to 64 bits, which halves the lanes.
+    :mod:`lpformats.matmul`) the float32 sum is first nudged one ulp toward the exact sum
+    when it was inexact (TwoSum error term), which keeps it on the same side of every
+    midpoint of the coarser grid, then rounded to nearest-even on the grid: ``F32_HALF`` by
+    the hardware's binary16 conversion; else at and above ``2**emin`` by integer arithmetic
+    on the magnitude bits (``mask``/``lsb``/``half - 1`` of the constant mantissa cut; a
+    carry moves into the exponent, up to inf) and, unless ``emin = -126``, below it by adding
+    and subtracting ``magic`` (``1.5 * 2**23`` grid steps). Overflow (magnitude above
+    ``maxval``) gives ``over_bits`` (inf, NaN or maxval) with the sum's sign. Every value is
+    kept in int32 / float32: Numba widens mixed arithmetic to 64 bits, halving the lanes.
     ``plan = (lsb, half - 1, mask, over_bits, 2**emin, magic, maxval)``."""
     i32, f32 = np.int32, np.float32
     lsb, half_m1, mask, over_bits = i32(plan[0]), i32(plan[1]), i32(plan[2]), i32(plan[3])
@@ -154,17 +169,21 @@ def _accumulate32_loop(acc, factor, v, plan, native):
         addend = f32(factor * v[j])
         s = f32(old + addend)
         bits = float32_bits(s)
-        if not native:
+        if kind != F32_NATIVE:
             partner = f32(s - old)
             err = f32(f32(old - f32(s - partner)) + f32(addend - partner))
             away = i32(i32(i32(float32_bits(err) ^ bits) >> i32(31)) | i32(1))  # +1: away from zero
             bits = i32(bits + away) if (err < f32(0)) | (err > f32(0)) else bits  # NaN err: inf sum
         magnitude = i32(bits & _F32_MAGNITUDE)
-        if not native:
-            normal = i32(i32(i32(magnitude + half_m1) + i32(i32(magnitude & lsb) != i32(0))) & mask)
-            small = bits_float32(magnitude)
-            below = float32_bits(f32(f32(small + magic) - magic))
-            magnitude = below if small < tiny else normal
+        if kind == F32_HALF:
+            magnitude = i32(float32_bits(through_half(bits_float32(magnitude))))
+        elif kind != F32_NATIVE:
+            rounded = i32(i32(i32(magnitude + half_m1) + i32(i32(magnitude & lsb) != i32(0))) & mask)
+            if kind == F32_GRID:
+                small = bits_float32(magnitude)
+                below = float32_bits(f32(f32(small + magic) - magic))
+                rounded = below if small < tiny else rounded
+            magnitude = rounded
         out = bits_float32(magnitude) > maxval
         magnitude = over_bits if out else magnitude
         q = bits_float32(i32(magnitude | i32(bits & _F32_SIGN)))
@@ -175,12 +194,29 @@ def _accumulate32_loop(acc, factor, v, plan, native):
     return sat, swamp, np.float64(bits_float32(peak))
 
 
+@njit(inline="always", cache=True)
+def _accumulate32_run_loop(acc, a_row, b, k0, k1, plan, kind, stats):
+    """``acc`` after the steps ``k0 <= k < k1`` of :func:`_accumulate32_loop` (``a_row[k]``
+    times row ``b[k]``), event counts into ``stats``."""
+    for k in range(k0, k1):
+        sat, swamp, peak = _accumulate32_loop(acc, a_row[k], b[k], plan, kind)
+        stats[STAT_SATURATED] += sat
+        stats[STAT_SWAMPED] += swamp
+        stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak)
+
+
 @njit(cache=True)
-def _accumulate32(acc, factor, v, plan, native):
-    """:func:`_accumulate32_loop` with ``native`` a constant."""
-    if native:
-        return _accumulate32_loop(acc, factor, v, plan, True)
-    return _accumulate32_loop(acc, factor, v, plan, False)
+def _accumulate32_run(acc, a_row, b, k0, k1, plan, kind, stats):
+    """:func:`_accumulate32_run_loop` with ``kind`` a constant (one call per run: a call per
+    step would cost as much as a short row's arithmetic)."""
+    if kind == F32_NATIVE:
+        _accumulate32_run_loop(acc, a_row, b, k0, k1, plan, F32_NATIVE, stats)
+    elif kind == F32_HALF:
+        _accumulate32_run_loop(acc, a_row, b, k0, k1, plan, F32_HALF, stats)
+    elif kind == F32_EMIN_126:
+        _accumulate32_run_loop(acc, a_row, b, k0, k1, plan, F32_EMIN_126, stats)
+    else:
+        _accumulate32_run_loop(acc, a_row, b, k0, k1, plan, F32_GRID, stats)
 
 
 @njit(inline="always", cache=True)
@@ -234,11 +270,11 @@ def _finish_run(total, acc, v, scale_a, sb_seg, combine_runs, gc, mode, ctx, sta
 
 
 @njit(cache=True)
-def _row(a_row, b, a32_row, b32, plan32, native32, sa_row, sb, out_row, run_bounds, seg_len, order,
+def _row(a_row, b, a32_row, b32, plan32, kind32, sa_row, sb, out_row, run_bounds, seg_len, order,
          combine_runs, mul_kind, gm, ga, acc_float, gc, mode, key, nbits, row_base, events_per_output, stats):
     """One output row: ``out_row[j] = sum_k a_row[k] * b[k, j]`` as the hardware computes it;
     event counts into ``stats``. When ``b32`` is not empty, ``a32_row``/``b32`` are float32
-    copies of the operands and each run is accumulated by :func:`_accumulate32`."""
+    copies of the operands and each run is accumulated by :func:`_accumulate32_run`."""
     n = out_row.size
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
@@ -258,12 +294,8 @@ def _row(a_row, b, a32_row, b32, plan32, native32, sa_row, sb, out_row, run_boun
         acc[:] = 0.0
         if b32.size:
             acc32[:] = 0.0
-            for k in range(k0, k1):
-                sat, swamp, peak = _accumulate32(acc32, a32_row[k], b32[k], plan32, native32)
-                stats[STAT_SATURATED] += sat
-                stats[STAT_SWAMPED] += swamp
-                stats[STAT_MAX_ABS] = max(stats[STAT_MAX_ABS], peak)
-                event += 2
+            _accumulate32_run(acc32, a32_row, b32, k0, k1, plan32, kind32, stats)
+            event += 2 * (k1 - k0)
             for j in range(n):  # float32 sums, exact in float64
                 acc[j] = acc32[j]
         for k in range(k0, k0 if b32.size else k1):
@@ -305,14 +337,14 @@ def _row(a_row, b, a32_row, b32, plan32, native32, sa_row, sb, out_row, run_boun
 
 
 @njit(parallel=True, cache=True)
-def matmul_kernel(a, b, a32, b32, plan32, native32, sa, sb, out, run_bounds, seg_len, order, combine_runs,
+def matmul_kernel(a, b, a32, b32, plan32, kind32, sa, sb, out, run_bounds, seg_len, order, combine_runs,
                   mul_kind, gm, ga, acc_float, gc, mode, key, nbits, events_per_output, row_stats):
     """``out[t] = a[t] @ b[t]`` for every batch ``t`` with per-step rounding (see module doc).
 
     Shapes: ``a (T, M, K)``, ``b (T, K, N)``, ``sa (T, M, S)``, ``sb (T, S, N)`` (S segments of
     ``seg_len``), ``out (T, M, N)``, ``row_stats (T*M, N_STATS)``. ``run_bounds``: increasing
     ``k`` offsets delimiting runs, ``0 ... K``. ``a32``/``b32``: float32 copies of ``a``/``b``
-    for :func:`_accumulate32` with ``plan32``/``native32`` (a float accumulator, ``nearest``,
+    for :func:`_accumulate32_run` with ``plan32``/``kind32`` (a float accumulator, ``nearest``,
     exact products, sequential runs), or empty ``(T, M, 0)`` and ``(T, 0, 0)`` arrays.
     """
     batches, m, _ = a.shape
@@ -320,7 +352,7 @@ def matmul_kernel(a, b, a32, b32, plan32, native32, sa, sb, out, run_bounds, seg
     for row in prange(batches * m):
         t = row // m
         i = row % m
-        _row(a[t, i], b[t], a32[t, i], b32[t], plan32, native32, sa[t, i], sb[t], out[t, i], run_bounds,
+        _row(a[t, i], b[t], a32[t, i], b32[t], plan32, kind32, sa[t, i], sb[t], out[t, i], run_bounds,
              seg_len, order, combine_runs, mul_kind, gm, ga, acc_float, gc, mode, key, nbits,
              row * n * events_per_output, events_per_output, row_stats[row])
 

@@ -230,13 +230,13 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
 
 
 _FLT_MAX = float(np.finfo(np.float32).max)
-#: ``(plan, native)`` of :func:`_float32_plan` when float32 lanes are not used.
-_NO_FLOAT32_PLAN = ((0, 0, 0, 0, 0.0, 0.0, 0.0), False)
+#: ``(plan, kind)`` of :func:`_float32_plan` when float32 lanes are not used.
+_NO_FLOAT32_PLAN = ((0, 0, 0, 0, 0.0, 0.0, 0.0), kernel.F32_GRID)
 
 
 def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, bits_a: tuple,
                   bits_b: tuple) -> tuple | None:
-    """``(plan, native)`` for :func:`kernel._accumulate32` (see there), or None when a float
+    """``(plan, kind)`` for :func:`kernel._accumulate32_loop` (see there), or None when a float
     accumulator must take the float64 loop: only ``nearest``, exact products, sequential runs,
     an accumulator with subnormals, negative zero and its whole grid inside float32, and
     operands whose products are exact in float32 (``bits_*``: ``kernel.operand_bits``)."""
@@ -247,22 +247,23 @@ def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, 
     (fa, top_a, sig_a, _), (fb, top_b, sig_b, _) = bits_a, bits_b
     if sig_a + sig_b > 24 or fa + fb > 149 or max(top_a, top_b) > 127 or top_a + top_b + 2 > 128:
         return None
-    over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[
-        _grid_args(acc)[6]]
+    over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[_grid_args(acc)[6]]
     over_bits = int(np.float32(over).view(np.int32))
     if (acc.man, acc.emin) == (23, -126):  # IEEE binary32: the float32 addition rounds
-        return (1, 0, -1, over_bits, 0.0, 0.0, acc.max_value), True
+        return (1, 0, -1, over_bits, 0.0, 0.0, acc.max_value), kernel.F32_NATIVE
     if not 1 <= acc.man <= 21 or acc.emin - acc.man < -147:  # room for the nudge
         return None
     cut = 23 - acc.man
     plan = (1 << cut, (1 << (cut - 1)) - 1, -(1 << cut), over_bits, 2.0**acc.emin,
             1.5 * 2.0 ** (acc.emin - acc.man + 23), acc.max_value)
-    return plan, False
+    if (acc.man, acc.emin, acc.max_value) == (10, -14, 65504.0):
+        return plan, kernel.F32_HALF
+    return plan, kernel.F32_EMIN_126 if acc.emin == -126 else kernel.F32_GRID
 
 
 def _float32_operand(x: np.ndarray, nonfinite: int) -> np.ndarray:
     """``x`` as float32 (exact, checked by :func:`_float32_plan`), every NaN the default quiet
-    NaN, whose payload no rounding of :func:`kernel._accumulate32` can change."""
+    NaN, whose payload no rounding of :func:`kernel._accumulate32_loop` can change."""
     x32 = x.astype(np.float32)
     if nonfinite:
         x32[np.isnan(x32)] = np.float32(np.nan)
