@@ -7,12 +7,17 @@ the accumulator's own units (the mantissa domain), vectorized across the ``N`` o
 the row; a finished run is scaled by ``2**(shift_a + shift_b)`` and, when results of several
 runs must be combined, added into a ``combine``-format total.
 
-Two implementations compute the same bits:
+Two kernels, each with a fast lane for its commonest case, compute the same bits:
 
 * :func:`matmul_kernel` (any formats): values are float64; a sum is formed exactly enough by
   :func:`_nudged_sum` and rounded with the scalar quantizers of :mod:`lpformats._elements`.
+  Fast lane: a float accumulator in ``nearest`` with exact products that are exact in
+  float32 runs on float32 lanes, twice as wide (:func:`_accumulate32_loop`).
 * :func:`fixed_matmul_kernel` (fixed-point operands, products and accumulator): values are
   integer codes in int64 and every rounding is an integer shift (:func:`_round_shift`).
+  Fast lane: when no step rounds, rows are first summed exactly in int32 with every
+  output's largest and smallest partial sum (:func:`_tracked_sums`); the range rule, and so
+  the step-by-step loop, is needed only for a row whose partial sums left the range.
 
 Every vector step (one ``k``, all ``N`` outputs) dispatches once to a loop in which the
 common case is a constant (``nearest`` rounding; exact products; no rounding at all in the
@@ -554,8 +559,10 @@ def _tracked_sums(sums, a0_row, a1_row, b, k0, k1):
     acc0, high0, low0, acc1, high1, low1 = sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]
     k = k0
     while k + 8 <= k1:
-        a0, a1, a2, a3, a4, a5, a6, a7 = a0_row[k:k + 8]
-        c0, c1, c2, c3, c4, c5, c6, c7 = a1_row[k:k + 8]
+        a0, a1, a2, a3 = a0_row[k], a0_row[k + 1], a0_row[k + 2], a0_row[k + 3]
+        a4, a5, a6, a7 = a0_row[k + 4], a0_row[k + 5], a0_row[k + 6], a0_row[k + 7]
+        c0, c1, c2, c3 = a1_row[k], a1_row[k + 1], a1_row[k + 2], a1_row[k + 3]
+        c4, c5, c6, c7 = a1_row[k + 4], a1_row[k + 5], a1_row[k + 6], a1_row[k + 7]
         b0, b1, b2, b3 = b[k], b[k + 1], b[k + 2], b[k + 3]
         b4, b5, b6, b7 = b[k + 4], b[k + 5], b[k + 6], b[k + 7]
         for j in range(acc0.size):
@@ -573,7 +580,11 @@ def _tracked_sums(sums, a0_row, a1_row, b, k0, k1):
             t = np.int32(acc1[j] + np.int32(c0 * bk[j]))
             acc1[j], high1[j], low1[j] = t, max(high1[j], t), min(low1[j], t)
         k += 1
-    return high0.max(), low0.min(), high1.max(), low1.min()
+    top0, bottom0, top1, bottom1 = np.int32(0), np.int32(0), np.int32(0), np.int32(0)
+    for j in range(acc0.size):
+        top0, bottom0 = max(top0, high0[j]), min(bottom0, low0[j])
+        top1, bottom1 = max(top1, high1[j]), min(bottom1, low1[j])
+    return top0, bottom0, top1, bottom1
 
 
 @njit(cache=True)
@@ -606,15 +617,14 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     tracked = np.zeros((6, n if fast_b.size else 0), dtype=np.int32)
     accf = np.zeros(n)
     v = np.zeros(n)
-    total = np.zeros((rows, n))
     stats[:] = 0.0
+    out_rows[:] = 0.0
     peak = np.zeros(rows, dtype=np.int64)
     pending = np.ones(rows, dtype=np.bool_)
     event = 0
     exact_add = not mul_plan[5] and acc_plan[0] == 0  # no step rounds: the inlined fast loop
     for run in range(run_bounds.size - 1):
         k0, k1 = run_bounds[run], run_bounds[run + 1]
-        acc[:] = 0
         pending[:] = True
         for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
             r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
@@ -622,33 +632,43 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
             for half, row in ((0, r), (1, r1)):
                 top, bottom = extremes[2 * half], extremes[2 * half + 1]
                 if kmin <= bottom and top <= kmax:
-                    acc[row] = tracked[3 * half]
+                    sums = tracked[3 * half]
+                    if combine_runs:
+                        acc[row] = sums
+                    else:  # the only run: scaled straight into the output
+                        scale = scale_a[row] - acc_fl
+                        for j in range(n):
+                            out_rows[row, j] = sums[j] * pow2(scale + sb[j])
                     peak[row] = max(peak[row], max(top, -np.int64(bottom)))
                     pending[row] = False
-        for k in range(k0, k1):
+        if pending.any():
             for r in range(rows):
-                if not pending[r]:
-                    continue
-                if exact_add:
-                    sat, wrp, under, swamp, top = _fixed_add_loop(acc[r], np.int64(a_rows[r, k]), b[k],
-                                                                  acc_plan)
-                else:
-                    sat, wrp, under, swamp, top = _fixed_mac(
-                        acc[r], np.int64(a_rows[r, k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
-                        (key, row_base[r], events_per_output, event + 2 * (k - k0), shift, rand_scale))
-                stats[r, STAT_SATURATED] += sat
-                stats[r, STAT_WRAPPED] += wrp
-                stats[r, STAT_UNDERFLOW] += under
-                stats[r, STAT_SWAMPED] += swamp
-                peak[r] = max(peak[r], top)
+                if pending[r]:
+                    acc[r] = 0
+            for k in range(k0, k1):
+                for r in range(rows):
+                    if not pending[r]:
+                        continue
+                    if exact_add:
+                        sat, wrp, under, swamp, top = _fixed_add_loop(acc[r], np.int64(a_rows[r, k]), b[k],
+                                                                      acc_plan)
+                    else:
+                        sat, wrp, under, swamp, top = _fixed_mac(
+                            acc[r], np.int64(a_rows[r, k]), b[k], mul_grid, mul_plan[5], acc_plan, mode,
+                            (key, row_base[r], events_per_output, event + 2 * (k - k0), shift, rand_scale))
+                    stats[r, STAT_SATURATED] += sat
+                    stats[r, STAT_WRAPPED] += wrp
+                    stats[r, STAT_UNDERFLOW] += under
+                    stats[r, STAT_SWAMPED] += swamp
+                    peak[r] = max(peak[r], top)
         event += 2 * (k1 - k0)
         for r in range(rows):
-            for j in range(n):
-                accf[j] = acc[r, j]
-            _finish_run(total[r], accf, v, scale_a[r] - acc_fl, sb, combine_runs, gc, mode,
-                        (key, row_base[r], events_per_output, event, shift, rand_scale), stats[r])
+            if combine_runs or pending[r]:
+                for j in range(n):
+                    accf[j] = acc[r, j]
+                _finish_run(out_rows[r], accf, v, scale_a[r] - acc_fl, sb, combine_runs, gc, mode,
+                            (key, row_base[r], events_per_output, event, shift, rand_scale), stats[r])
         event += combine_runs
-    out_rows[:] = total
     for r in range(rows):
         stats[r, STAT_MAX_ABS] = max(stats[r, STAT_MAX_ABS], peak[r] * pow2(-acc_fl))
 
