@@ -530,33 +530,43 @@ def _fixed_add_loop(acc, a, brow, acc_grid):
 
 
 @njit(inline="always", cache=True)
-def _tracked_steps(t, high, low, a0, a1, a2, a3, x0, x1, x2, x3):
-    """Four exact int32 steps ``t += a_i * x_i``, with the running max/min of ``t``."""
+def _tracked_step(t, high, low, swamp, a, x, rounding):
+    """One int32 step of :func:`_tracked_sums`: ``t + a * x`` (``rounding = (shift, mask,
+    half)`` with ``shift > 0``: the product has ``shift`` more fraction bits than ``t`` and
+    the sum rounds to nearest-even, which only the tie case makes depend on ``t``), with the
+    running max/min of ``t`` and the count of nonzero products that left it unchanged."""
     i32 = np.int32
-    t = i32(t + i32(a0 * x0))
-    high, low = max(high, t), min(low, t)
-    t = i32(t + i32(a1 * x1))
-    high, low = max(high, t), min(low, t)
-    t = i32(t + i32(a2 * x2))
-    high, low = max(high, t), min(low, t)
-    t = i32(t + i32(a3 * x3))
-    return t, max(high, t), min(low, t)
+    shift, mask, half = rounding
+    product = i32(a * x)
+    if shift == 0:
+        t = i32(t + product)
+    else:
+        floor = i32(t + i32(product >> shift))
+        rem = i32(product & mask)
+        up = (rem > half) | ((rem == half) & (i32(floor & i32(1)) != i32(0)))
+        new = i32(floor + i32(up))
+        swamp = i32(swamp + i32((product != i32(0)) & (new == t)))
+        t = new
+    return t, max(high, t), min(low, t), swamp
 
 
-@njit(cache=True)
-def _tracked_sums(sums, a0_row, a1_row, b, k0, k1):
-    """Exact int32 partial sums of two output rows ``r`` = 0, 1 over ``k0 <= k < k1``:
-    ``sums[3 r, j] = sum_k ar_row[k] * b[k, j]``, with the largest and smallest partial sum (the initial 0
-    included) that output held in ``sums[3 r + 1, j]`` and ``sums[3 r + 2, j]``. Returns
-    ``(max0, min0, max1, min1)``, the extremes over each row. The caller guarantees that no
-    partial sum leaves int32 (``sum_k |a[k]| max_j |b[k, j]| < 2**31``). When all partial sums
-    lie in the accumulator's range the range rule never acted, so these are exactly the
-    saturating (or wrapping) accumulator's values. Every value is cast back to int32 (Numba
-    widens int32 arithmetic to int64, which halves the SIMD lanes); eight ``k`` steps share one
-    pass over the row, so sums and extrema stay in registers across them, and each load of ``b``
-    serves both rows."""
+@njit(inline="always", cache=True)
+def _tracked_steps(state, a0, a1, a2, a3, x0, x1, x2, x3, rounding):
+    """Four :func:`_tracked_step` on ``state = (t, high, low, swamp)``."""
+    t, high, low, swamp = state
+    t, high, low, swamp = _tracked_step(t, high, low, swamp, a0, x0, rounding)
+    t, high, low, swamp = _tracked_step(t, high, low, swamp, a1, x1, rounding)
+    t, high, low, swamp = _tracked_step(t, high, low, swamp, a2, x2, rounding)
+    return _tracked_step(t, high, low, swamp, a3, x3, rounding)
+
+
+@njit(inline="always", cache=True)
+def _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding):
+    """:func:`_tracked_sums` with ``rounding[0]`` (the shift) a constant when it is 0."""
+    i32 = np.int32
     sums[:] = 0
-    acc0, high0, low0, acc1, high1, low1 = sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]
+    acc0, high0, low0, swamp0 = sums[0], sums[1], sums[2], sums[3]
+    acc1, high1, low1, swamp1 = sums[4], sums[5], sums[6], sums[7]
     k = k0
     while k + 8 <= k1:
         a0, a1, a2, a3 = a0_row[k], a0_row[k + 1], a0_row[k + 2], a0_row[k + 3]
@@ -567,24 +577,51 @@ def _tracked_sums(sums, a0_row, a1_row, b, k0, k1):
         b4, b5, b6, b7 = b[k + 4], b[k + 5], b[k + 6], b[k + 7]
         for j in range(acc0.size):
             x0, x1, x2, x3, x4, x5, x6, x7 = b0[j], b1[j], b2[j], b3[j], b4[j], b5[j], b6[j], b7[j]
-            t, high, low = _tracked_steps(acc0[j], high0[j], low0[j], a0, a1, a2, a3, x0, x1, x2, x3)
-            acc0[j], high0[j], low0[j] = _tracked_steps(t, high, low, a4, a5, a6, a7, x4, x5, x6, x7)
-            t, high, low = _tracked_steps(acc1[j], high1[j], low1[j], c0, c1, c2, c3, x0, x1, x2, x3)
-            acc1[j], high1[j], low1[j] = _tracked_steps(t, high, low, c4, c5, c6, c7, x4, x5, x6, x7)
+            state = _tracked_steps((acc0[j], high0[j], low0[j], swamp0[j]), a0, a1, a2, a3, x0, x1, x2, x3,
+                                   rounding)
+            acc0[j], high0[j], low0[j], swamp0[j] = _tracked_steps(state, a4, a5, a6, a7, x4, x5, x6, x7,
+                                                                   rounding)
+            state = _tracked_steps((acc1[j], high1[j], low1[j], swamp1[j]), c0, c1, c2, c3, x0, x1, x2, x3,
+                                   rounding)
+            acc1[j], high1[j], low1[j], swamp1[j] = _tracked_steps(state, c4, c5, c6, c7, x4, x5, x6, x7,
+                                                                   rounding)
         k += 8
     while k < k1:
         a0, c0, bk = a0_row[k], a1_row[k], b[k]
         for j in range(acc0.size):
-            t = np.int32(acc0[j] + np.int32(a0 * bk[j]))
-            acc0[j], high0[j], low0[j] = t, max(high0[j], t), min(low0[j], t)
-            t = np.int32(acc1[j] + np.int32(c0 * bk[j]))
-            acc1[j], high1[j], low1[j] = t, max(high1[j], t), min(low1[j], t)
+            acc0[j], high0[j], low0[j], swamp0[j] = _tracked_step(acc0[j], high0[j], low0[j], swamp0[j], a0,
+                                                                  bk[j], rounding)
+            acc1[j], high1[j], low1[j], swamp1[j] = _tracked_step(acc1[j], high1[j], low1[j], swamp1[j], c0,
+                                                                  bk[j], rounding)
         k += 1
-    top0, bottom0, top1, bottom1 = np.int32(0), np.int32(0), np.int32(0), np.int32(0)
+    top0, bottom0, count0, top1, bottom1, count1 = i32(0), i32(0), np.int64(0), i32(0), i32(0), np.int64(0)
     for j in range(acc0.size):
-        top0, bottom0 = max(top0, high0[j]), min(bottom0, low0[j])
-        top1, bottom1 = max(top1, high1[j]), min(bottom1, low1[j])
-    return top0, bottom0, top1, bottom1
+        top0, bottom0, count0 = max(top0, high0[j]), min(bottom0, low0[j]), count0 + swamp0[j]
+        top1, bottom1, count1 = max(top1, high1[j]), min(bottom1, low1[j]), count1 + swamp1[j]
+    return np.int64(top0), np.int64(bottom0), count0, np.int64(top1), np.int64(bottom1), count1
+
+
+@njit(cache=True)
+def _tracked_sums(sums, a0_row, a1_row, b, k0, k1, shift):
+    """Partial sums of two output rows ``r`` = 0, 1 over ``k0 <= k < k1`` in int32, as an
+    accumulator with unbounded range computes them: ``sums[4 r, j]`` the sum of
+    ``ar_row[k] * b[k, j]``, exact (``shift`` 0) or, when products have ``shift`` more
+    fraction bits than the accumulator, rounded to nearest-even after every addition;
+    ``sums[4 r + 1, j]`` / ``sums[4 r + 2, j]`` the largest / smallest value that output held
+    (its initial 0 included); ``sums[4 r + 3, j]`` its additions of a nonzero product that
+    left it unchanged. Returns ``(max0, min0, swamped0, max1, min1, swamped1)`` over each row.
+
+    The caller guarantees that no value leaves int32 (``sum_k |a[k]| max_j |b[k, j]| <
+    2**31``). When every value lies in the accumulator's range its range rule never acted,
+    so these are exactly the saturating (or wrapping) accumulator's values. Every value is
+    cast back to int32 (Numba widens int32 arithmetic to int64, which halves the SIMD lanes);
+    eight ``k`` steps share one pass over the row, so values and extremes stay in registers
+    across them, and each load of ``b`` serves both rows."""
+    i32 = np.int32
+    if shift == 0:
+        return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, (0, i32(0), i32(0)))
+    rounding = (shift, i32((1 << shift) - 1), i32(1 << (shift - 1)))
+    return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding)
 
 
 @njit(cache=True)
@@ -614,7 +651,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     mul_grid = mul_plan[:5]
     kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
-    tracked = np.zeros((6, n if fast_b.size else 0), dtype=np.int32)
+    tracked = np.zeros((8, n if fast_b.size else 0), dtype=np.int32)
     accf = np.zeros(n)
     v = np.zeros(n)
     stats[:] = 0.0
@@ -628,11 +665,14 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
         pending[:] = True
         for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
             r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
-            extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1)
-            for half, row in ((0, r), (1, r1)):
-                top, bottom = extremes[2 * half], extremes[2 * half + 1]
+            extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1, acc_plan[0])
+            for half, row in ((0, r), (1, r1 if r1 > r else -1)):
+                if row < 0:
+                    continue
+                top, bottom, swamped = extremes[3 * half], extremes[3 * half + 1], extremes[3 * half + 2]
                 if kmin <= bottom and top <= kmax:
-                    sums = tracked[3 * half]
+                    stats[row, STAT_SWAMPED] += swamped
+                    sums = tracked[4 * half]
                     if combine_runs:
                         acc[row] = sums
                     else:  # the only run: scaled straight into the output

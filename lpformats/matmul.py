@@ -196,9 +196,10 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     product must take the float64 kernel (a float ``acc``/``mul``, a non-finite operand, or
     codes whose shifted sums would not fit in int64). ``bits_*``: operand_bits of A and B.
 
-    When no step rounds and every partial sum of ``|a| |b|`` fits in int32, the codes also go
-    to the kernel as int32 (``b`` pre-shifted) for its exact-sum pass; otherwise as empty
-    ``(T, 0, 0)`` arrays."""
+    When products are exact and the accumulator's additions are exact or round to nearest,
+    and every partial sum of ``|a| |b|`` fits in int32, the codes also go to the kernel as
+    int32 (``b`` pre-shifted) for its int32 pass (``kernel._tracked_sums``); otherwise as
+    empty ``(T, 0, 0)`` arrays."""
     if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
         return None
     if bits_a[3] or bits_b[3]:
@@ -222,7 +223,8 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     codes_b = kernel.scaled_codes(B, fb, 0, np.empty(B.shape, dtype))
     acc_plan = (acc_up, prod_up, int(acc.kmin), int(acc.kmax), acc.overflow == "wrap")
     fast_a = fast_b = np.zeros((A.shape[0], 0, 0), np.int32)
-    if (mul is None and acc_up == 0 and dtype == np.int32 and A.size and B.size
+    int32_pass = mul is None and (acc_up == 0 or (mode == NEAREST and acc_up <= 30))
+    if (int32_pass and dtype == np.int32 and A.size and B.size
             and int(kernel.partial_sum_bound(codes_a, codes_b)) << prod_up < _INT32_SUM_LIMIT):
         fast_a = codes_a
         fast_b = codes_b if prod_up == 0 else kernel.scaled_codes(B, fb, prod_up, np.empty(B.shape, np.int32))

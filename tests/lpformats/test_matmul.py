@@ -263,12 +263,14 @@ def test_integer_kernel_equals_float_kernel(acc, mul, rounding, monkeypatch):
 
 
 @pytest.mark.parametrize("order", ["sequential", "chunked(5)"])
-@pytest.mark.parametrize("acc", ["fixed(12,7)", "fixed(12,7,wrap)", "fixed(14,7)", "fixed(24,7)"])
-def test_exact_sum_pass_equals_the_step_by_step_range_rule(acc, order, monkeypatch):
-    """With exact products and an accumulator no finer than them, each row is first summed
-    exactly in int32 and redone step by step only if a partial sum left the range: rows that
-    saturate (or wrap) and rows that do not, side by side in one tile, give the bits and
-    counts of the step-by-step loop alone."""
+@pytest.mark.parametrize("acc", ["fixed(12,7)", "fixed(12,7,wrap)", "fixed(14,7)", "fixed(24,7)",
+                                 "fixed(10,4)", "fixed(10,4,wrap)", "fixed(16,1)", "fixed(24,5)"])
+def test_int32_pass_equals_the_step_by_step_range_rule(acc, order, monkeypatch):
+    """With exact products, each row is first accumulated in int32 without range limits
+    (exactly, or for an accumulator with fewer fraction bits than the products, rounding to
+    nearest-even at every addition, ties included) and redone step by step only if a value
+    left the range: rows that saturate (or wrap) and rows that do not, side by side in one
+    tile, give the bits and counts (swamping too) of the step-by-step loop alone."""
     rng = np.random.default_rng(6)
     a = representable(rng, (9, 37), "fixed(8,4)", 4.0)
     a[::2] /= 16  # even rows stay in range, odd rows overflow the narrow accumulators
@@ -278,8 +280,10 @@ def test_exact_sum_pass_equals_the_step_by_step_range_rule(acc, order, monkeypat
     slow = matmul(a, b, acc=acc, order=order)
     np.testing.assert_array_equal(fast[0], slow[0])
     assert fast[1] == slow[1]
-    if acc == "fixed(12,7)":
+    if acc in ("fixed(12,7)", "fixed(10,4)"):
         assert 0 < fast[1].saturated < 9 * 21 * 37
+    if acc == "fixed(16,1)":
+        assert fast[1].swamped > 0
 
 
 def test_partial_sums_at_the_range_limits_do_not_saturate_and_one_step_beyond_does():
