@@ -1,5 +1,5 @@
-"""Scalar bit casts between float64 and int64 (float32 and int32) for Numba kernels, and exact
-powers of two.
+"""Scalar bit casts between float64 and int64 (float32 and int32) for Numba kernels, an int32
+shift, and exact powers of two.
 
 Numba has no scalar reinterpret cast; these intrinsics emit a single LLVM ``bitcast``, so the
 kernels that use them stay branch-free and vectorize.
@@ -63,6 +63,18 @@ def through_half(typingctx, value):
 
     def codegen(context, builder, signature, args):
         return builder.fpext(builder.fptrunc(args[0], ir.HalfType()), ir.FloatType())
+
+    return sig, codegen
+
+
+@intrinsic
+def shift_right32(typingctx, value, shift):
+    """Arithmetic right shift of an int32 by an int32 count (0..31), in int32: Numba would
+    widen both to int64 first, which halves the SIMD lanes of the loop around it."""
+    sig = types.int32(types.int32, types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.ashr(args[0], args[1])
 
     return sig, codegen
 

@@ -41,6 +41,7 @@ from lpformats._bitcast import (
     float32_bits,
     float64_bits,
     pow2,
+    shift_right32,
     through_half,
 )
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
@@ -541,7 +542,7 @@ def _tracked_step(t, high, low, swamp, a, x, rounding):
     if shift == 0:
         t = i32(t + product)
     else:
-        floor = i32(t + i32(product >> shift))
+        floor = i32(t + shift_right32(product, shift))
         rem = i32(product & mask)
         up = (rem > half) | ((rem == half) & (i32(floor & i32(1)) != i32(0)))
         new = i32(floor + i32(up))
@@ -619,8 +620,8 @@ def _tracked_sums(sums, a0_row, a1_row, b, k0, k1, shift):
     across them, and each load of ``b`` serves both rows."""
     i32 = np.int32
     if shift == 0:
-        return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, (0, i32(0), i32(0)))
-    rounding = (shift, i32((1 << shift) - 1), i32(1 << (shift - 1)))
+        return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, (i32(0), i32(0), i32(0)))
+    rounding = (i32(shift), i32((1 << shift) - 1), i32(1 << (shift - 1)))
     return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding)
 
 
