@@ -368,15 +368,16 @@ def matmul_kernel(a, b, a32, b32, plan32, kind32, sa, sb, out, run_bounds, seg_l
 
 @njit(cache=True)
 def operand_bits(x):
-    """``(f, top, sig, nonfinite)`` over the float64 array ``x``: ``f``, the fewest fraction
-    bits (>= 0) that make every finite ``x * 2**f`` an integer; ``top``, the exponent of the
-    largest finite magnitude (``floor(log2 max|x|)``; -1075 when all are zero); ``sig``, the
-    most significant bits of any one element (leading to trailing one); ``nonfinite``, the
-    count of inf/NaN elements."""
+    """``(f, top, sig, nonfinite, nan)`` over the float64 array ``x``: ``f``, the fewest
+    fraction bits (>= 0) that make every finite ``x * 2**f`` an integer; ``top``, the exponent
+    of the largest finite magnitude (``floor(log2 max|x|)``; -1075 when all are zero);
+    ``sig``, the most significant bits of any one element (leading to trailing one);
+    ``nonfinite`` and ``nan``, the counts of inf/NaN and of NaN elements."""
     f = 0
     top = -1075
     sig = 0
     nonfinite = 0
+    nan = 0
     flat = x.ravel()
     for i in range(flat.size):  # branch-free, so that it vectorizes
         value = flat[i]
@@ -392,7 +393,8 @@ def operand_bits(x):
         top = max(top, scale + highest if counted else -1075)
         sig = max(sig, highest - lowest + 1 if counted else 0)
         nonfinite += not finite
-    return f, top, sig, nonfinite
+        nan += value != value
+    return f, top, sig, nonfinite, nan
 
 
 @njit(cache=True)

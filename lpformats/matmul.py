@@ -91,13 +91,13 @@ class _Prepared:
     mantissa: np.ndarray
     shifts: np.ndarray | None  # per element, same shape as mantissa (int64); None: all 0
     k_block: int | None  # length of runs of constant shift along K (None: constant)
-    bits: tuple[int, int, int, int]  # kernel.operand_bits of mantissa
+    bits: tuple[int, int, int, int, int]  # kernel.operand_bits of mantissa
 
 
-def _exact_operand(x: np.ndarray, name: str) -> tuple[int, int, int, int]:
-    """``kernel.operand_bits(x)``, after checking that no element has more than 26
-    significant bits (products of two such are exact in float64)."""
-    bits = kernel.operand_bits(x)
+def _exact_operand(x: np.ndarray, name: str, bits: tuple | None = None) -> tuple[int, int, int, int, int]:
+    """``kernel.operand_bits(x)`` (``bits``, when already known), after checking that no
+    element has more than 26 significant bits (products of two such are exact in float64)."""
+    bits = kernel.operand_bits(x) if bits is None else bits
     if bits[2] > 26:
         frac, _ = np.frexp(x)
         scaled = np.ldexp(frac, 26)
@@ -119,14 +119,14 @@ def _prepare(x: np.ndarray, fmt: Format | None, name: str, k_axis: int, strict: 
     ``mul``/``acc``/``combine``, and an operand format that is None or a float with NaN); they
     then propagate to the outputs that use them, as IEEE arithmetic does."""
     nan_ok = float_path and (fmt is None or (isinstance(fmt, FloatFormat) and fmt.has_nan))
-    if not nan_ok and np.isnan(x).any():
+    bits = kernel.operand_bits(x)
+    if not nan_ok and bits[4]:
         first = np.unravel_index(int(np.argmax(np.isnan(x))), x.shape)
-        raise ValueError(f"{name} contains {int(np.isnan(x).sum())} NaN (first at "
+        raise ValueError(f"{name} contains {bits[4]} NaN (first at "
                          f"{tuple(int(i) for i in first)}); NaN has no value in this product's formats "
                          f"(fixed-point or block steps)")
     if fmt is None:
-        bits = _exact_operand(x, name)
-        return _Prepared(x, None, None, bits)
+        return _Prepared(x, None, None, _exact_operand(x, name, bits))
     q = quantize(x, fmt)
     if strict:
         bad = ~((q == x) | (np.isnan(q) & np.isnan(x)))
@@ -178,11 +178,11 @@ def _batched(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(math.prod(shape[:-2]), *shape[-2:])
 
 
-def _code_bits(bits: tuple[int, int, int, int]) -> tuple[int, int]:
+def _code_bits(bits: tuple[int, int, int, int, int]) -> tuple[int, int]:
     """``(f, b)`` from :func:`kernel.operand_bits`: the fewest fraction bits ``f >= 0`` that make
     every value times ``2**f`` an integer, and the bit length ``b`` of the largest such integer
     magnitude (``b`` > 62: too wide)."""
-    f, top, _, _ = bits
+    f, top = bits[:2]
     return f, (0 if top == -1075 else top + 1 + f)
 
 
@@ -246,7 +246,7 @@ def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, 
         return None
     if not acc.subnormals or not acc.has_negative_zero or acc.max_value > _FLT_MAX:
         return None
-    (fa, top_a, sig_a, _), (fb, top_b, sig_b, _) = bits_a, bits_b
+    (fa, top_a, sig_a), (fb, top_b, sig_b) = bits_a[:3], bits_b[:3]
     if sig_a + sig_b > 24 or fa + fb > 149 or max(top_a, top_b) > 127 or top_a + top_b + 2 > 128:
         return None
     over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[_grid_args(acc)[6]]
