@@ -567,9 +567,10 @@ def _tracked_steps(state, a0, a1, a2, a3, x0, x1, x2, x3, rounding):
 def _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding):
     """:func:`_tracked_sums` with ``rounding[0]`` (the shift) a constant when it is 0."""
     i32 = np.int32
+    n = b.shape[1]
     sums[:] = 0
-    acc0, high0, low0, swamp0 = sums[0], sums[1], sums[2], sums[3]
-    acc1, high1, low1, swamp1 = sums[4], sums[5], sums[6], sums[7]
+    acc0, high0, low0, swamp0 = sums[0, :n], sums[1, :n], sums[2, :n], sums[3, :n]
+    acc1, high1, low1, swamp1 = sums[4, :n], sums[5, :n], sums[6, :n], sums[7, :n]
     k = k0
     while k + 8 <= k1:
         a0, a1, a2, a3 = a0_row[k], a0_row[k + 1], a0_row[k + 2], a0_row[k + 3]
@@ -654,7 +655,9 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     mul_grid = mul_plan[:5]
     kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
-    tracked = np.zeros((8, n if fast_b.size else 0), dtype=np.int32)
+    # rows 68 bytes longer than N values: no two rows share their address modulo 4 KiB, which
+    # would make stores to one falsely delay loads from another (4K aliasing)
+    tracked = np.zeros((8, n + 17 if fast_b.size else 0), dtype=np.int32)
     accf = np.zeros(n)
     v = np.zeros(n)
     stats[:] = 0.0
@@ -675,7 +678,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
                 top, bottom, swamped = extremes[3 * half], extremes[3 * half + 1], extremes[3 * half + 2]
                 if kmin <= bottom and top <= kmax:
                     stats[row, STAT_SWAMPED] += swamped
-                    sums = tracked[4 * half]
+                    sums = tracked[4 * half, :n]
                     if combine_runs:
                         acc[row] = sums
                     else:  # the only run: scaled straight into the output
