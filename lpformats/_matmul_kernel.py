@@ -15,10 +15,9 @@ Two kernels, each with a fast lane for its commonest case, compute the same bits
   float32 runs on float32 lanes, twice as wide (:func:`_accumulate32_loop`).
 * :func:`fixed_matmul_kernel` (fixed-point operands, products and accumulator): values are
   integer codes in int64 and every rounding is an integer shift (:func:`_round_shift`).
-  Fast lane: with exact products and additions exact or rounded to nearest, rows are first
-  accumulated in int32 without range limits, with every output's largest and smallest value
-  (:func:`_tracked_sums`); the range rule, and so the step-by-step loop, is needed only for
-  a row whose values left the range.
+  Fast lane: when no step rounds, rows are first summed exactly in int32 with every
+  output's largest and smallest partial sum (:func:`_tracked_sums`); the range rule, and so
+  the step-by-step loop, is needed only for a row whose partial sums left the range.
 
 Every vector step (one ``k``, all ``N`` outputs) dispatches once to a loop in which the
 common case is a constant (``nearest`` rounding; exact products; no rounding at all in the
@@ -565,9 +564,10 @@ def _tracked_steps(state, a0, a1, a2, a3, x0, x1, x2, x3, rounding):
 
 
 @njit(inline="always", cache=True)
-def _tracked_loop(sums, a0_row, a1_row, b, n, k0, k1, rounding):
+def _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding):
     """:func:`_tracked_sums` with ``rounding[0]`` (the shift) a constant when it is 0."""
     i32 = np.int32
+    n = b.shape[1]
     sums[:] = 0
     acc0, high0, low0, swamp0 = sums[0, :n], sums[1, :n], sums[2, :n], sums[3, :n]
     acc1, high1, low1, swamp1 = sums[4, :n], sums[5, :n], sums[6, :n], sums[7, :n]
@@ -606,7 +606,7 @@ def _tracked_loop(sums, a0_row, a1_row, b, n, k0, k1, rounding):
 
 
 @njit(cache=True)
-def _tracked_sums(sums, a0_row, a1_row, b, n, k0, k1, shift):
+def _tracked_sums(sums, a0_row, a1_row, b, k0, k1, shift):
     """Partial sums of two output rows ``r`` = 0, 1 over ``k0 <= k < k1`` in int32, as an
     accumulator with unbounded range computes them: ``sums[4 r, j]`` the sum of
     ``ar_row[k] * b[k, j]``, exact (``shift`` 0) or, when products have ``shift`` more
@@ -623,9 +623,9 @@ def _tracked_sums(sums, a0_row, a1_row, b, n, k0, k1, shift):
     across them, and each load of ``b`` serves both rows."""
     i32 = np.int32
     if shift == 0:
-        return _tracked_loop(sums, a0_row, a1_row, b, n, k0, k1, (i32(0), i32(0), i32(0)))
+        return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, (i32(0), i32(0), i32(0)))
     rounding = (i32(shift), i32((1 << shift) - 1), i32(1 << (shift - 1)))
-    return _tracked_loop(sums, a0_row, a1_row, b, n, k0, k1, rounding)
+    return _tracked_loop(sums, a0_row, a1_row, b, k0, k1, rounding)
 
 
 @njit(cache=True)
@@ -671,7 +671,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
         pending[:] = True
         for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
             r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
-            extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, n, k0, k1, acc_plan[0])
+            extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1, acc_plan[0])
             for half, row in ((0, r), (1, r1 if r1 > r else -1)):
                 if row < 0:
                     continue
@@ -731,12 +731,11 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_r
     :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
     kernels give identical bits. Rows are computed in tiles (:data:`TILE_ELEMENTS`).
 
-    When products are exact and additions exact or rounded to nearest, ``fast_a (T, M, K)``
-    and ``fast_b (T, K, N + pad)`` may hold the codes as int32 (``b`` shifted left by
-    ``prod_up``; every partial sum of ``|a| |b|`` below 2**31): each output row is then first
-    accumulated without range limits by :func:`_tracked_sums`, and only a row whose values
-    left the accumulator's range is recomputed step by step with the range rule. Otherwise
-    they are empty ``(T, 0, 0)`` arrays.
+    When no step rounds, ``fast_a (T, M, K)`` and ``fast_b (T, K, N)`` may hold the codes as
+    int32 (``b`` shifted left by ``prod_up``; every partial sum of ``|a| |b|`` below 2**31):
+    each output row is then first summed exactly by :func:`_tracked_sums`, and only a row
+    whose partial sums left the accumulator's range is recomputed step by step with the range
+    rule. Otherwise they are empty ``(T, 0, 0)`` arrays.
     """
     batches, m, _ = a.shape
     n = b.shape[2]

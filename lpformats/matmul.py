@@ -198,8 +198,8 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
 
     When products are exact and the accumulator's additions are exact or round to nearest,
     and every partial sum of ``|a| |b|`` fits in int32, the codes also go to the kernel as
-    int32 (``b`` pre-shifted, rows padded by 16 values) for its int32 pass
-    (``kernel._tracked_sums``); otherwise as empty ``(T, 0, 0)`` arrays."""
+    int32 (``b`` pre-shifted) for its int32 pass (``kernel._tracked_sums``); otherwise as
+    empty ``(T, 0, 0)`` arrays."""
     if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
         return None
     if bits_a[3] or bits_b[3]:
@@ -227,12 +227,7 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     if (int32_pass and dtype == np.int32 and A.size and B.size
             and int(kernel.partial_sum_bound(codes_a, codes_b)) << prod_up < _INT32_SUM_LIMIT):
         fast_a = codes_a
-        shifted = codes_b if prod_up == 0 else kernel.scaled_codes(B, fb, prod_up,
-                                                                     np.empty(B.shape, np.int32))
-        # rows 64 bytes longer than N: rows a multiple of 1 KiB apart would alias (modulo 4 KiB)
-        # the pass's stores to its running sums, which stalls their loads
-        fast_b = np.zeros((*B.shape[:2], B.shape[2] + 16), np.int32)
-        fast_b[:, :, :B.shape[2]] = shifted
+        fast_b = codes_b if prod_up == 0 else kernel.scaled_codes(B, fb, prod_up, np.empty(B.shape, np.int32))
     return codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan
 
 
