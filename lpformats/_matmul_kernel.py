@@ -15,9 +15,10 @@ Two kernels, each with a fast lane for its commonest case, compute the same bits
   float32 runs on float32 lanes, twice as wide (:func:`_accumulate32_loop`).
 * :func:`fixed_matmul_kernel` (fixed-point operands, products and accumulator): values are
   integer codes in int64 and every rounding is an integer shift (:func:`_round_shift`).
-  Fast lane: when no step rounds, rows are first summed exactly in int32 with every
-  output's largest and smallest partial sum (:func:`_tracked_sums`); the range rule, and so
-  the step-by-step loop, is needed only for a row whose partial sums left the range.
+  Fast lane: with exact products and additions exact or rounded to nearest, rows are first
+  accumulated in int32 without range limits, with every output's largest and smallest value
+  (:func:`_tracked_sums`); the range rule, and so the step-by-step loop, is needed only for
+  a row whose values left the range.
 
 Every vector step (one ``k``, all ``N`` outputs) dispatches once to a loop in which the
 common case is a constant (``nearest`` rounding; exact products; no rounding at all in the
@@ -731,11 +732,12 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_r
     :func:`matmul_kernel`; the same rounding events use the same random numbers, so both
     kernels give identical bits. Rows are computed in tiles (:data:`TILE_ELEMENTS`).
 
-    When no step rounds, ``fast_a (T, M, K)`` and ``fast_b (T, K, N)`` may hold the codes as
-    int32 (``b`` shifted left by ``prod_up``; every partial sum of ``|a| |b|`` below 2**31):
-    each output row is then first summed exactly by :func:`_tracked_sums`, and only a row
-    whose partial sums left the accumulator's range is recomputed step by step with the range
-    rule. Otherwise they are empty ``(T, 0, 0)`` arrays.
+    When products are exact and additions exact or rounded to nearest, ``fast_a (T, M, K)``
+    and ``fast_b (T, K, N)`` may hold the codes as int32 (``b`` shifted left by ``prod_up``;
+    every partial sum of ``|a| |b|`` below 2**31): each output row is then first accumulated
+    without range limits by :func:`_tracked_sums`, and only a row whose values left the
+    accumulator's range is recomputed step by step with the range rule. Otherwise they are
+    empty ``(T, 0, 0)`` arrays.
     """
     batches, m, _ = a.shape
     n = b.shape[2]
