@@ -644,6 +644,17 @@ TILE_ELEMENTS = 4096
 
 
 @njit(cache=True)
+def _running_sums_buffer(n):
+    """The ``(8, N + 16)`` int32 rows of :func:`_tracked_sums` (used up to ``N``), each
+    starting on a 64-byte boundary so that no vector access straddles two cache lines, and
+    64 bytes longer than ``N`` values so that rows 1 KiB apart do not alias modulo 4 KiB."""
+    stride = n + 16 if n else 0
+    buffer = np.zeros(8 * stride + 16, dtype=np.int32)
+    start = (-(buffer.ctypes.data // 4)) % 16  # int32 values to the next 64-byte boundary
+    return buffer[start:start + 8 * stride].reshape(8, stride)
+
+
+@njit(cache=True)
 def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_plan,
                 acc_plan, acc_fl, gc, mode, key, nbits, row_base, events_per_output, stats):
     """Output rows ``out_rows (R, N)`` of :func:`fixed_matmul_kernel` (``a_rows (R, K)``, row
@@ -656,9 +667,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     mul_grid = mul_plan[:5]
     kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
-    # rows 68 bytes longer than N values: no two rows share their address modulo 4 KiB, which
-    # would make stores to one falsely delay loads from another (4K aliasing)
-    tracked = np.zeros((8, n + 17 if fast_b.size else 0), dtype=np.int32)
+    tracked = _running_sums_buffer(n if fast_b.size else 0)
     accf = np.zeros(n)
     v = np.zeros(n)
     stats[:] = 0.0
