@@ -293,7 +293,9 @@ def _row(a_row, b, a32_row, b32, plan32, kind32, sa_row, sb, out_row, run_bounds
     for r in range(run_bounds.size - 1):
         longest = max(longest, run_bounds[r + 1] - run_bounds[r])
     tree = np.zeros((longest if order == PAIRWISE else 0, n))
-    acc32 = np.zeros(n if b32.size else 0, dtype=np.float32)
+    padded = np.zeros(n + 16 if b32.size else 0, dtype=np.float32)
+    start = (-(padded.ctypes.data // 4)) % 16 if b32.size else 0
+    acc32 = padded[start:start + (n if b32.size else 0)]  # on a 64-byte boundary, as rows of b32
     event = 0
     for r in range(run_bounds.size - 1):
         k0, k1 = run_bounds[r], run_bounds[r + 1]

@@ -274,9 +274,11 @@ def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, 
 
 
 def _float32_operand(x: np.ndarray, nonfinite: int) -> np.ndarray:
-    """``x`` as float32 (exact, checked by :func:`_float32_plan`), every NaN the default quiet
-    NaN, whose payload no rounding of :func:`kernel._accumulate32_loop` can change."""
-    x32 = x.astype(np.float32)
+    """``x`` as float32 (exact, checked by :func:`_float32_plan`; 64-byte aligned), every NaN
+    the default quiet NaN, whose payload no rounding of :func:`kernel._accumulate32_loop` can
+    change."""
+    x32 = _aligned_empty(x.shape, np.float32)
+    x32[...] = x
     if nonfinite:
         x32[np.isnan(x32)] = np.float32(np.nan)
     return x32
