@@ -196,7 +196,7 @@ def _code_bits(bits: tuple[int, int, int, int, int]) -> tuple[int, int]:
     return f, (0 if top == -1075 else top + 1 + f)
 
 
-#: Partial sums below this magnitude fit in int32 (the kernel's exact-sum pass).
+#: Values below this magnitude fit in int32 (the bound for the kernel's int32 pass).
 _INT32_SUM_LIMIT = 2**31
 
 
