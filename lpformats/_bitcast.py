@@ -10,48 +10,27 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 
-@intrinsic
-def float64_bits(typingctx, value):
-    """The IEEE-754 bit pattern of a float64, as int64."""
-    sig = types.int64(types.float64)
+def _bitcast(source: types.Type, target: types.Type, ir_target: ir.Type, doc: str):
+    """An intrinsic reinterpreting a scalar of type ``source`` as ``target`` (same width)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+    def cast(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir_target)
 
-    return sig, codegen
+        return target(source), codegen
 
-
-@intrinsic
-def bits_float64(typingctx, bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return sig, codegen
+    cast.__doc__ = doc
+    return intrinsic(cast)
 
 
-@intrinsic
-def float32_bits(typingctx, value):
-    """The IEEE-754 bit pattern of a float32, as int32."""
-    sig = types.int32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return sig, codegen
-
-
-@intrinsic
-def bits_float32(typingctx, bits):
-    """The float32 whose IEEE-754 bit pattern is the int32 ``bits``."""
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return sig, codegen
+float64_bits = _bitcast(types.float64, types.int64, ir.IntType(64),
+                        "The IEEE-754 bit pattern of a float64, as int64.")
+bits_float64 = _bitcast(types.int64, types.float64, ir.DoubleType(),
+                        "The float64 whose IEEE-754 bit pattern is the int64 ``bits``.")
+float32_bits = _bitcast(types.float32, types.int32, ir.IntType(32),
+                        "The IEEE-754 bit pattern of a float32, as int32.")
+bits_float32 = _bitcast(types.int32, types.float32, ir.FloatType(),
+                        "The float32 whose IEEE-754 bit pattern is the int32 ``bits``.")
 
 
 @intrinsic

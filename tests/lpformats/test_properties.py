@@ -186,6 +186,7 @@ def _repeated_in_one_block(fmt, x: float, n: int) -> tuple[object, np.ndarray]:
 
 
 @example(fmt=FixedPoint(2, 0), x=-2.0**-52, seed=1, nbits=5)  # p ~ 1 drawn as 31/32
+@example(fmt=FixedPoint(2, 0), x=-2.0**-149, seed=1, nbits=5)  # p rounds to 1 in float64
 @given(fmt=st.one_of(fixed_formats(overflow=("saturate",)), float_formats(), block_float_formats(),
                      mx_formats()),
        x=st.floats(-1e4, 1e4, width=32), seed=seeds, nbits=st.sampled_from([None, 2, 5]))
@@ -210,7 +211,8 @@ def test_stochastic_rounding_is_unbiased(fmt, x, seed, nbits):
     # with r random bits the draws go up with probability (2**r - ceil(2**r (1 - p))) / 2**r:
     # their spread is that of this probability (x = -2**-52 in [-1, 0] goes up with p ~ 1, but
     # with r = 5 only 31 times in 32)
-    p_drawn = p if nbits is None else (2**nbits - np.ceil(2**nbits * (1 - p))) / 2**nbits
+    gap = 0.0 if ulp == 0 else (up - x) / ulp  # 1 - p, without p's rounding to 1 for tiny x
+    p_drawn = p if nbits is None else (2**nbits - np.ceil(2**nbits * gap)) / 2**nbits
     standard_error = ulp * np.sqrt(max(p * (1 - p), p_drawn * (1 - p_drawn)) / n)
     bias_bound = 0.0 if nbits is None else ulp * 2.0**-nbits
     assert abs(draws.mean() - x) <= bias_bound + 5 * standard_error + 1e-9 * ulp, (fmt, x, draws.mean())
