@@ -29,7 +29,7 @@ from swalp.insert import DEFAULT_LAYER_TYPES, insert_quantizers
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import NonFiniteError, RandomStream
 from swalp.roles import ROLES, role_specs
-from swalp.schedule import Schedule
+from swalp.schedules import Schedule
 from swalp.swa import Averager
 from swalp.tasks import TASKS, Task, flat_parameters, get_task, optimum
 from swalp.threads import single_threaded
@@ -59,7 +59,7 @@ class RunConfig:
         layout: role -> block layout (``auto``, ``tensor``, ``dim0``, ``block:N``), or one.
         epochs, batch_size, lr, swa_lr, swa_start, momentum, weight_decay, schedule: None takes
             the task's default. ``swa_start`` is the first averaging epoch (0-based); the
-            schedule is ``paper`` (see :mod:`swalp.schedule`) or ``constant``.
+            schedule is ``paper`` (see :mod:`swalp.schedules.paper`) or ``constant``.
         cycle: optimizer steps between averages (None: once per epoch).
         cyclic_min: with a value, cyclic SWA: the rate falls from ``swa_lr`` to it each cycle.
         nesterov: Nesterov momentum.

@@ -7,7 +7,7 @@ from torch import nn
 
 from swalp.data import Batches
 from swalp.quantizer import NonFiniteError
-from swalp.schedule import Schedule
+from swalp.schedules import Schedule
 from swalp.swa import Averager
 from swalp.tasks import Task
 

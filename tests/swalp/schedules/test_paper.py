@@ -2,7 +2,7 @@
 
 import pytest
 
-from swalp.schedule import Schedule
+from swalp.schedules import Schedule
 
 
 def lr_of_epoch(schedule, epoch):
