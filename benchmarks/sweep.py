@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     from swalp.sweep import run_sweep
-    from swalp.sweep_grid import GridSpec, expand_formats, expand_grid
-    from swalp.sweep_runner import run_point
+    from swalp.sweep.grid import GridSpec, expand_formats, expand_grid
+    from swalp.sweep.runner import run_point
 
     spec = GridSpec(task=args.task, methods=tuple(args.methods.split(",")),
                     formats=tuple(expand_formats(args.formats)), seeds=tuple(range(args.seeds)),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from swalp.roles import ROLES
-from swalp.sweep_store import CSV_NAME, read_csv
+from swalp.sweep.store import CSV_NAME, read_csv
 from swalp.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 FIGURE_TYPES = ("png", "pdf")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from lpformats.analyze import analyze
 from swalp.plots import plot_sqnr
-from swalp.sweep_grid import expand_formats
-from swalp.sweep_store import rows_to_csv, write_atomic
+from swalp.sweep.grid import expand_formats
+from swalp.sweep.store import rows_to_csv, write_atomic
 from swalp.tensor_sources import load_tensor_source
 
 DEFAULT_FORMATS = "fixed:4..16,bfp:4..16,fp8_e4m3,fp8_e5m2,mx*"

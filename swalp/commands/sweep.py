@@ -10,9 +10,9 @@ from swalp.experiments import METHODS, RunConfig
 from swalp.plots import plot_sweep
 from swalp.roles import ROLES
 from swalp.sweep import run_sweep
-from swalp.sweep_backends import BACKENDS
-from swalp.sweep_grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds
-from swalp.sweep_runner import run_point
+from swalp.sweep.backends import BACKENDS
+from swalp.sweep.grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds
+from swalp.sweep.runner import run_point
 from swalp.tasks import TASKS
 
 #: Run options a sweep may fix for every point (None: the task's default).

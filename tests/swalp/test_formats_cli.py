@@ -8,7 +8,7 @@ from torch import nn
 
 from swalp.cli import main
 from swalp.insert import DEFAULT_LAYER_TYPES
-from swalp.sweep_store import read_csv
+from swalp.sweep.store import read_csv
 from swalp.tasks import get_task
 from swalp.tensor_sources import capture_step, load_tensor_source
 

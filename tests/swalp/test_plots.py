@@ -7,8 +7,8 @@ import pytest
 from swalp.cli import main
 from swalp.plots import pareto_front, plot_sqnr, plot_sweep, run_error, summarize
 from swalp.sweep import run_sweep
-from swalp.sweep_grid import GridSpec
-from tests.swalp.test_sweep_helpers import toy_run
+from swalp.sweep.grid import GridSpec
+from tests.swalp.sweep.helpers import toy_run
 
 
 def test_pareto_front_keeps_the_points_nothing_beats_on_both_axes():

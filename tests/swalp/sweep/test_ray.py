@@ -13,11 +13,11 @@ import pytest
 import ray
 
 from swalp.sweep import run_sweep
-from swalp.sweep_backends import make_backend, probe_address
-from swalp.sweep_grid import GridSpec
-from swalp.sweep_runner import run_point
-from swalp.sweep_store import read_csv
-from tests.swalp.test_sweep_helpers import failing_toy_run, toy_run
+from swalp.sweep.backends import make_backend, probe_address
+from swalp.sweep.grid import GridSpec
+from swalp.sweep.runner import run_point
+from swalp.sweep.store import read_csv
+from tests.swalp.sweep.helpers import failing_toy_run, toy_run
 
 SPEC = GridSpec(task="toy", methods=("sgd-fp", "swalp"), formats=("bfp(6)", "bfp8"), seeds=(0, 1),
                 fixed={"epochs": 4})

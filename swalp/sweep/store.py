@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lpformats.analyze import format_family
-from swalp.sweep_grid import ROLES
+from swalp.sweep.grid import ROLES
 
 MANIFEST = "manifest.json"
 RUNS = "runs"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from swalp.sweep_grid import GridSpec, expand_grid
-from swalp.sweep_store import GridMismatchError, SweepStore, flatten_result, read_csv, write_atomic
+from swalp.sweep.grid import GridSpec, expand_grid
+from swalp.sweep.store import GridMismatchError, SweepStore, flatten_result, read_csv, write_atomic
 
 
 def grid(formats=("bfp(6)", "bfp8")):

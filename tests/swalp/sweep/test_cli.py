@@ -8,7 +8,7 @@ import time
 import pytest
 
 from swalp.cli import main
-from swalp.sweep_store import read_csv
+from swalp.sweep.store import read_csv
 
 TINY = ["--task", "linreg", "--methods", "sgd-fp,swalp", "--formats", "bfp:6..7", "--epochs", "2",
         "--swa-start", "1", "--workers", "2", "--no-plot"]

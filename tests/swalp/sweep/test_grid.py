@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swalp.sweep_grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds, point_key
+from swalp.sweep.grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds, point_key
 
 
 def test_ranges_expand_to_every_word_length_in_canonical_spelling():

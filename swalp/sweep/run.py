@@ -2,7 +2,7 @@
 
 :func:`run_sweep` is the engine behind ``swalp sweep``. Re-running it on the same directory
 skips points recorded as ``ok`` and re-runs ``failed`` ones; points are recorded one by one
-as they finish (see :mod:`swalp.sweep_store`), so a killed sweep loses only the runs in
+as they finish (see :mod:`swalp.sweep.store`), so a killed sweep loses only the runs in
 flight. Progress is one tqdm bar over the whole grid with finished/failed/remaining and ETA.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from swalp.sweep_backends import RunFn, make_backend
-from swalp.sweep_grid import GridSpec, expand_grid
-from swalp.sweep_store import SweepStore
+from swalp.sweep.backends import RunFn, make_backend
+from swalp.sweep.grid import GridSpec, expand_grid
+from swalp.sweep.store import SweepStore
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def run_sweep(
         spec: the grid.
         out: sweep directory (created if missing).
         run_fn: module-level function ``config dict -> record dict`` (e.g.
-            :func:`swalp.sweep_runner.run_point`).
+            :func:`swalp.sweep.runner.run_point`).
         backend: ``local`` (process pool) or ``ray``.
         workers: processes (local) or CPUs of a local Ray instance; None: all cores.
         address: Ray cluster to join (ray backend only).

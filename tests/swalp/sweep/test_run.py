@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from swalp.sweep import run_sweep
-from swalp.sweep_grid import GridSpec
-from swalp.sweep_store import SweepStore, read_csv
-from tests.swalp.test_sweep_helpers import failing_toy_run, toy_run
+from swalp.sweep.grid import GridSpec
+from swalp.sweep.store import SweepStore, read_csv
+from tests.swalp.sweep.helpers import failing_toy_run, toy_run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC = GridSpec(task="toy", methods=("sgd-fp", "swalp"), formats=("bfp(6)", "bfp8"), seeds=(0, 1),
                 fixed={"epochs": 3})
 
@@ -56,8 +56,8 @@ def test_results_depend_on_seed_and_format_only_not_on_the_worker_count(tmp_path
 KILLABLE = textwrap.dedent("""
     import sys
     from swalp.sweep import run_sweep
-    from swalp.sweep_grid import GridSpec
-    from tests.swalp.test_sweep_helpers import slow_toy_run
+    from swalp.sweep.grid import GridSpec
+    from tests.swalp.sweep.helpers import slow_toy_run
     spec = GridSpec(task="toy", methods=("swalp",), formats=("bfp(6)", "bfp(7)", "bfp8"), seeds=(0, 1, 2))
     run_sweep(spec, sys.argv[1], slow_toy_run, workers=1, progress=False)
 """)
