@@ -12,7 +12,9 @@ from typing import Any
 import torch
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Create ``path`` (and its directory) atomically: ``write(binary file handle)`` fills a
+    temporary file next to it, which then replaces ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -29,7 +31,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Write ``state`` (tensors and plain data) to ``path`` atomically with ``torch.save``."""
-    _atomic_write(Path(path), lambda fh: torch.save(state, fh))
+    atomic_write(Path(path), lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -40,4 +42,4 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def write_json(data: Any, path: str | Path) -> None:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    _atomic_write(Path(path), lambda fh: fh.write(text.encode()))
+    atomic_write(Path(path), lambda fh: fh.write(text.encode()))

@@ -66,6 +66,8 @@ class RunConfig:
         accumulator: format of a higher-precision weight accumulator, or None for none.
         seed: run seed (model init, data order, stochastic rounding).
         data_dir: directory of local data (CIFAR tasks).
+        train_size: number of training examples of a task whose data is generated (MNIST-1D);
+            None: the task's standard training set.
         accelerator: ``accel_model`` preset for the cost of a training step.
     """
 
@@ -88,6 +90,7 @@ class RunConfig:
     accumulator: str | None = None
     seed: int = 0
     data_dir: str | None = None
+    train_size: int | None = None
     accelerator: str = costs.DEFAULT_ACCELERATOR
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class RunConfig:
                              f"{filled.method}, got {filled.swa_start} (epochs = {filled.epochs})")
         if filled.data_dir is None and task.needs_data_dir:
             raise ValueError(f"task {filled.task} needs data_dir (--data-dir): nothing is downloaded")
+        task.check_train_size(filled.train_size)
         filled.specs()  # checks formats, rounding and layout
         return filled
 
@@ -170,7 +174,7 @@ class _Run:
         self.config = config
         self.task: Task = get_task(config.task)
         self.specs = config.specs()
-        data = self.task.load(config.data_dir)
+        data = self.task.data(config.data_dir, config.train_size)
         self.train = Batches(data.x_train, data.y_train, config.batch_size, config.seed, data.augment)
         self.train_in_order = self.train.in_order()
         self.test = Batches(data.x_test, data.y_test, EVAL_BATCH).in_order()

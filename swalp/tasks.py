@@ -15,7 +15,10 @@ import torch
 from torch import nn
 
 from swalp import data as datasets
+from swalp.data_mnist1d import STANDARD_TRAIN as MNIST1D_TRAIN
+from swalp.data_mnist1d import mnist1d
 from swalp.models import VGG, VGG16, VGG_DIGITS, PreResNet
+from swalp.models_1d import MNIST1DCNN, MNIST1DMLP
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -35,6 +38,8 @@ class Task:
             them None.
         convex: True for the convex tasks (see the module docstring).
         needs_data_dir: the data must be given with ``--data-dir``.
+        load_sized: for tasks whose data is generated, ``train_size -> Dataset`` with that
+            many training examples (``--train-size``); None: the training set is fixed.
     """
 
     name: str
@@ -45,6 +50,32 @@ class Task:
     defaults: dict = field(default_factory=dict)
     convex: bool = False
     needs_data_dir: bool = False
+    load_sized: Callable[[int], datasets.Dataset] | None = None
+
+    def check_train_size(self, train_size: int | None) -> None:
+        """Refuse a ``train_size`` this task cannot use (None always passes).
+
+        Raises:
+            ValueError: not a positive integer, or the task's training set is fixed.
+        """
+        if train_size is None:
+            return
+        if isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1:
+            raise ValueError(f"train_size (--train-size) must be a positive integer, got {train_size!r}")
+        if self.load_sized is None:
+            sized = ", ".join(sorted(name for name, task in TASKS.items() if task.load_sized is not None))
+            raise ValueError(f"train_size (--train-size): task {self.name} has a fixed training set; "
+                             f"tasks with generated data: {sized}")
+
+    def data(self, data_dir: str | None = None, train_size: int | None = None) -> datasets.Dataset:
+        """The task's data; ``train_size`` (tasks with ``load_sized``) sets the number of
+        training examples, None keeps the task's standard set.
+
+        Raises:
+            ValueError: a ``train_size`` refused by :meth:`check_train_size`.
+        """
+        self.check_train_size(train_size)
+        return self.load(data_dir) if train_size is None else self.load_sized(train_size)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean training loss: cross entropy, or half the mean squared error."""
@@ -108,6 +139,10 @@ def _digits(image: bool) -> datasets.Dataset:
     return datasets.digits(image)
 
 
+def _mnist1d(train_size: int = MNIST1D_TRAIN) -> datasets.Dataset:
+    return datasets.Dataset(*mnist1d(train_size))
+
+
 @functools.lru_cache(maxsize=1)
 def _regression() -> datasets.Dataset:
     return datasets.synthetic_regression()
@@ -129,6 +164,8 @@ def _cifar(classes: int) -> Callable[[str | None], datasets.Dataset]:
 
 _CNN_DEFAULTS = dict(epochs=20, batch_size=64, lr=0.05, swa_lr=0.01, swa_start=12, momentum=0.9,
                      weight_decay=5e-4, schedule="paper")
+_MNIST1D_DEFAULTS = dict(epochs=60, batch_size=100, lr=0.1, swa_lr=0.01, swa_start=40, momentum=0.9,
+                         weight_decay=0.0, schedule="paper")
 _CIFAR_DEFAULTS = dict(epochs=300, batch_size=128, lr=0.05, swa_lr=0.01, swa_start=200, momentum=0.9,
                        weight_decay=5e-4, schedule="paper")
 
@@ -151,6 +188,12 @@ TASKS: dict[str, Task] = {
     "digits-preresnet": Task(
         "digits-preresnet", "pre-activation ResNet-8 (width 16) on scikit-learn's 8x8 digits", CLASSIFICATION,
         _no_data_dir(lambda: _digits(True)), lambda: PreResNet(8, 1, 10), dict(_CNN_DEFAULTS)),
+    "mnist1d-cnn": Task(
+        "mnist1d-cnn", "the MNIST-1D paper's 1-D CNN (3 conv x 25 channels) on MNIST-1D (generated)",
+        CLASSIFICATION, _no_data_dir(_mnist1d), MNIST1DCNN, dict(_MNIST1D_DEFAULTS), load_sized=_mnist1d),
+    "mnist1d-mlp": Task(
+        "mnist1d-mlp", "the MNIST-1D paper's MLP (100 hidden, residual) on MNIST-1D (generated)",
+        CLASSIFICATION, _no_data_dir(_mnist1d), MNIST1DMLP, dict(_MNIST1D_DEFAULTS), load_sized=_mnist1d),
     "cifar10-vgg16": Task(
         "cifar10-vgg16", "VGG16 (BN) on CIFAR-10 from --data-dir", CLASSIFICATION,
         _cifar(10), lambda: VGG(VGG16, 3, 32, 10), dict(_CIFAR_DEFAULTS), needs_data_dir=True),

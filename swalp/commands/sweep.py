@@ -16,7 +16,8 @@ from swalp.sweep.runner import run_point
 from swalp.tasks import TASKS
 
 #: Run options a sweep may fix for every point (None: the task's default).
-FIXED_OPTIONS = ("epochs", "batch_size", "lr", "swa_lr", "swa_start", "rounding", "accelerator", "data_dir")
+FIXED_OPTIONS = ("epochs", "batch_size", "lr", "swa_lr", "swa_start", "rounding", "accelerator", "data_dir",
+                 "train_size")
 
 
 def spec_from_args(args: argparse.Namespace) -> GridSpec:
@@ -99,4 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rounding", help="rounding of every role (default: stochastic)")
     parser.add_argument("--accelerator", help="accel_model preset for the step cost (default: tpu_v1)")
     parser.add_argument("--data-dir", help="local data directory (CIFAR tasks)")
+    parser.add_argument("--train-size", type=int, help="training examples of a task with generated data "
+                                                       "(mnist1d-*; default 4000)")
     parser.set_defaults(func=run)

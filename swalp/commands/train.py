@@ -37,6 +37,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accumulator", help="format of a weight accumulator (e.g. fp32); default none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="local data directory (CIFAR tasks; nothing is downloaded)")
+    parser.add_argument("--train-size", type=int,
+                        help="training examples of a task with generated data (mnist1d-*; default 4000)")
     parser.add_argument("--accelerator", default="tpu_v1", help="accel_model preset for the step cost")
 
 
@@ -50,7 +52,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cycle=args.cycle,
         cyclic_min=args.cyclic_min, momentum=args.momentum, weight_decay=args.weight_decay,
         nesterov=args.nesterov, schedule=args.schedule, accumulator=args.accumulator, seed=args.seed,
-        data_dir=args.data_dir, accelerator=args.accelerator,
+        data_dir=args.data_dir, train_size=args.train_size, accelerator=args.accelerator,
     )
 
 
