@@ -59,7 +59,7 @@ def test_train_size_takes_a_prefix_or_appends_other_seeds_and_never_changes_the_
     assert x_big.shape == (4500, 40) and torch.equal(x_big[:4000], x4000)
     assert not torch.equal(x_big[4000:4010], x4000[:10])  # new sequences, not repeats
     assert torch.equal(x_test10, x_test) and torch.equal(x_test_big, x_test)
-    assert torch.equal(y_test_big, y_test)
+    assert torch.equal(y_test_big, y_test) and torch.equal(y_big[:4000], y4000)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="train_size must be a positive integer"):
             data_mnist1d.mnist1d(bad)
@@ -85,7 +85,7 @@ def test_train_size_is_refused_for_fixed_data_sets_and_bad_values():
     with pytest.raises(ValueError, match="digits-vgg has a fixed training set; tasks with generated data: "
                                          "mnist1d-cnn, mnist1d-mlp"):
         RunConfig(task="digits-vgg", train_size=100).resolved()
-    with pytest.raises(ValueError, match="train_size .* must be a positive integer"):
+    with pytest.raises(ValueError, match=r"train_size .* must be a positive integer"):
         RunConfig(task="mnist1d-cnn", train_size=0).resolved()
 
 
