@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from swalp.quantizer import Quantizer
 from swalp.roles import RoleSpec
 
 #: accel_model's names of our roles.
@@ -34,16 +35,25 @@ def accel_formats(specs: Mapping[str, RoleSpec]) -> tuple[dict[str, object], dic
     return formats, rounding
 
 
-def activation_shapes(model: nn.Module, example: torch.Tensor,
-                      layer_types: tuple[type[nn.Module], ...]) -> list[tuple[int, ...]]:
-    """Output shapes of the layers of ``layer_types`` for one forward pass on ``example``."""
+def quantized_shapes(model: nn.Module, example: torch.Tensor) -> list[tuple[int, ...]]:
+    """Shapes of the tensors the :class:`~swalp.quantizer.Quantizer` modules of ``model`` round
+    in one forward pass on ``example`` (run in eval mode with the quantizers bypassed, so
+    nothing is drawn from the random stream; modes and switches are restored)."""
+    quantizers = [m for m in model.modules() if isinstance(m, Quantizer)]
     shapes: list[tuple[int, ...]] = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: shapes.append(tuple(out.shape)))
-             for m in model.modules() if isinstance(m, layer_types)]
+    hooks = [q.register_forward_pre_hook(lambda mod, inputs: shapes.append(tuple(inputs[0].shape)))
+             for q in quantizers]
+    enabled, training = [q.enabled for q in quantizers], model.training
+    for q in quantizers:
+        q.enabled = False
     try:
+        model.eval()
         with torch.no_grad():
             model(example)
     finally:
+        model.train(training)
+        for q, on in zip(quantizers, enabled, strict=True):
+            q.enabled = on
         for hook in hooks:
             hook.remove()
     return shapes

@@ -6,7 +6,8 @@ deterministic batch iterator.
   (over all pixels for images, per feature for vectors).
 * :func:`synthetic_regression`: ``y = X w* + noise`` with Gaussian ``X``, a fixed seed.
 * :func:`cifar`: CIFAR-10/100 from a local directory in torchvision's pickle format (never
-  downloaded); per-channel normalization, random crop and flip for training.
+  downloaded); per-channel normalization, and for training a random crop of the image padded
+  with 4 black pixels, then a random horizontal flip, as the SWALP code's data pipeline.
 """
 
 from __future__ import annotations
@@ -119,34 +120,56 @@ CIFAR_LAYOUT = {
     10: ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
     100: ("cifar-100-python", ["train"], "test", b"fine_labels"),
 }
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
+#: Per-channel (mean, standard deviation) of the inputs: ``cifar`` is the SWALP code's
+#: (``stevenygd/SWALP`` ``train.py`` calls ``data.get_data``, whose copy is
+#: ``Tiiiger/QPyTorch`` ``examples/SWALP/data.py``) and ``timgaripov/swa`` ``models/preresnet.py``'s;
+#: ``imagenet`` is what ``timgaripov/swa`` ``models/vgg.py`` uses for VGG16.
+NORMALIZATIONS = {
+    "cifar": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+#: Padding of the random crop, in pixels on each side.
+CROP_PADDING = 4
 
 
-def _crop_and_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random 32x32 crop of the 4-pixel zero-padded image and random horizontal flip."""
-    n = len(x)
-    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
-    dx = torch.randint(0, 9, (n,), generator=generator)
-    dy = torch.randint(0, 9, (n,), generator=generator)
-    flip = torch.rand(n, generator=generator) < 0.5
-    out = torch.empty_like(x)
-    for i in range(n):
-        crop = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
-        out[i] = crop.flip(-1) if flip[i] else crop
-    return out
+def _crop_and_flip(fill: torch.Tensor) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """Training augmentation of normalized images: a random crop of the image padded by
+    :data:`CROP_PADDING` pixels of ``fill`` (per channel: a black pixel after normalization, so
+    padding comes before normalization as in torchvision's ``RandomCrop(32, padding=4)``
+    followed by ``Normalize``), then a random horizontal flip with probability 1/2."""
+
+    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, channels, height, width = x.shape
+        pad = CROP_PADDING
+        padded = fill.view(1, channels, 1, 1).expand(n, channels, height + 2 * pad, width + 2 * pad).clone()
+        padded[:, :, pad:pad + height, pad:pad + width] = x
+        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        flip = torch.rand(n, generator=generator) < 0.5
+        out = torch.empty_like(x)
+        for i in range(n):
+            crop = padded[i, :, dy[i]:dy[i] + height, dx[i]:dx[i] + width]
+            out[i] = crop.flip(-1) if flip[i] else crop
+        return out
+
+    return augment
 
 
-def cifar(data_dir: str | Path, classes: int) -> Dataset:
+def cifar(data_dir: str | Path, classes: int, normalization: str = "cifar") -> Dataset:
     """CIFAR-10 or CIFAR-100 from ``data_dir`` in torchvision's format (the directory that
-    holds ``cifar-10-batches-py/`` or ``cifar-100-python/``).
+    holds ``cifar-10-batches-py/`` or ``cifar-100-python/``): pixels scaled to [0, 1] and
+    normalized per channel with :data:`NORMALIZATIONS` ``[normalization]``, training batches
+    augmented by :func:`_crop_and_flip`.
 
     Raises:
-        ValueError: ``classes`` is not 10 or 100.
+        ValueError: ``classes`` is not 10 or 100, or an unknown ``normalization``.
         FileNotFoundError: an expected file is missing (the message names it).
     """
     if classes not in CIFAR_LAYOUT:
         raise ValueError(f"classes must be 10 or 100, got {classes!r}")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in NORMALIZATIONS[normalization])
     sub, train_files, test_file, label_key = CIFAR_LAYOUT[classes]
     root = Path(data_dir) / sub
     missing = [str(root / f) for f in [*train_files, test_file] if not (root / f).is_file()]
@@ -163,9 +186,9 @@ def cifar(data_dir: str | Path, classes: int) -> Dataset:
             xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             ys.append(np.asarray(batch[label_key], dtype=np.int64))
         x = torch.from_numpy(np.concatenate(xs).astype(np.float32) / 255.0)
-        mean, std = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1), torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
         return (x - mean) / std, torch.from_numpy(np.concatenate(ys))
 
     x_train, y_train = load(train_files)
     x_test, y_test = load([test_file])
-    return Dataset(x_train, y_train, x_test, y_test, augment=_crop_and_flip)
+    black = ((torch.zeros(1, 3, 1, 1) - mean) / std).view(3)  # the ops that normalize a pixel
+    return Dataset(x_train, y_train, x_test, y_test, augment=_crop_and_flip(black))

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import update_bn
 
 from swalp import cost as costs
+from swalp import protocols
 from swalp.checkpoint import load_checkpoint, save_checkpoint, write_json
 from swalp.data import Batches
-from swalp.insert import DEFAULT_LAYER_TYPES, insert_quantizers
+from swalp.insert import insert_quantizers, quantization_points
 from swalp.optim import LowPrecisionSGD
-from swalp.quantizer import NonFiniteError, RandomStream
+from swalp.quantizer import NonFiniteError, RandomStream, share_stream
 from swalp.roles import ROLES, role_specs
 from swalp.schedules import Schedule
 from swalp.swa import Averager
@@ -38,9 +40,8 @@ from swalp.training import evaluate, train_epoch
 METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")
 AVERAGING = ("swa-fp", "swalp")
 LOW_PRECISION = ("sgd-lp", "swalp")
-SCHEDULES = ("paper", "constant")
+SCHEDULES = ("paper", "swa", "constant")
 RECORD_FILE, CHECKPOINT_FILE = "record.json", "checkpoint.pt"
-EVAL_BATCH = 1000
 #: First counter of the stream that evaluates the low-precision average (far from training's).
 EVAL_STREAM_COUNTER = 1 << 62
 #: Fields a task supplies when the config leaves them None.
@@ -58,8 +59,10 @@ class RunConfig:
         rounding: role -> rounding mode, or one mode for all.
         layout: role -> block layout (``auto``, ``tensor``, ``dim0``, ``block:N``), or one.
         epochs, batch_size, lr, swa_lr, swa_start, momentum, weight_decay, schedule: None takes
-            the task's default. ``swa_start`` is the first averaging epoch (0-based); the
-            schedule is ``paper`` (see :mod:`swalp.schedules.paper`) or ``constant``.
+            the protocol's value, else the task's default. From epoch ``swa_start`` (0-based)
+            on the rate is ``swa_lr``; the first iterate averaged is the one at the end of epoch
+            ``swa_start - 1``. The schedule is ``paper`` (SWALP's code), ``swa`` (SWA's code:
+            the decay ends at ``swa_lr``; see :mod:`swalp.schedules.paper`) or ``constant``.
         cycle: optimizer steps between averages (None: once per epoch).
         cyclic_min: with a value, cyclic SWA: the rate falls from ``swa_lr`` to it each cycle.
         nesterov: Nesterov momentum.
@@ -69,6 +72,9 @@ class RunConfig:
         train_size: number of training examples of a task whose data is generated (MNIST-1D);
             None: the task's standard training set.
         accelerator: ``accel_model`` preset for the cost of a training step.
+        protocol: ``paper`` (how the paper's table got this method's number: the default of
+            the tasks that have one) or ``toolkit`` (the task's defaults for every method; the
+            default elsewhere). See :mod:`swalp.protocols`.
     """
 
     task: str = "digits-vgg"
@@ -92,6 +98,7 @@ class RunConfig:
     data_dir: str | None = None
     train_size: int | None = None
     accelerator: str = costs.DEFAULT_ACCELERATOR
+    protocol: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, formats/rounding/layout expanded to one entry per role."""
@@ -119,8 +126,11 @@ class RunConfig:
         task = get_task(self.task)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; methods are {', '.join(METHODS)}")
-        filled = dataclasses.replace(self, **{
-            name: task.defaults[name] for name in TASK_DEFAULTS if getattr(self, name) is None})
+        protocol_name = self.protocol or protocols.default_protocol(task.name)
+        settings = protocols.get_protocol(task.name, self.method, protocol_name).settings
+        filled = dataclasses.replace(self, protocol=protocol_name, **{
+            name: settings.get(name, task.defaults[name])
+            for name in TASK_DEFAULTS if getattr(self, name) is None})
         if filled.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {filled.schedule!r}")
         for name in ("epochs", "batch_size"):
@@ -164,7 +174,7 @@ def _schedule(config: RunConfig, steps_per_epoch: int) -> Schedule:
     averaging = config.method in AVERAGING
     return Schedule(config.lr, config.epochs, steps_per_epoch, config.swa_start if averaging else None,
                     config.swa_lr if averaging else None, config.cycle, config.cyclic_min,
-                    decay=config.schedule == "paper")
+                    decay=config.schedule != "constant", decay_to_swa_lr=config.schedule == "swa")
 
 
 class _Run:
@@ -174,19 +184,23 @@ class _Run:
         self.config = config
         self.task: Task = get_task(config.task)
         self.specs = config.specs()
-        data = self.task.data(config.data_dir, config.train_size)
+        self.protocol = protocols.get_protocol(self.task.name, config.method, config.protocol)
+        normalization = self.protocol.normalization
+        options = {} if normalization is None else {"normalization": normalization}
+        data = self.task.data(config.data_dir, config.train_size, **options)
         self.train = Batches(data.x_train, data.y_train, config.batch_size, config.seed, data.augment)
         self.train_in_order = self.train.in_order()
-        self.test = Batches(data.x_test, data.y_test, EVAL_BATCH).in_order()
+        self.test = Batches(data.x_test, data.y_test, self.task.eval_batch_size).in_order()
         self.stream = RandomStream(config.seed)
         torch.manual_seed(config.seed)
         self.model = self.task.build()
+        share_stream(self.model, self.stream)  # dropout masks
         self.example = data.x_train[:config.batch_size]
         self.lp = config.method in LOW_PRECISION
         if self.lp and not self.task.convex:
-            classifier = getattr(self.model, "classifier", None)
             insert_quantizers(self.model, self.specs["A"], self.specs["E"], self.stream,
-                              exclude=(classifier,) if classifier is not None else (), quantize_input=True)
+                              quantize_input=self.task.quantize_input,
+                              targets=quantization_points(self.model))
         self.optimizer = LowPrecisionSGD(
             self.model.parameters(), self.specs, self.stream, lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay, nesterov=config.nesterov,
@@ -225,6 +239,8 @@ class _Run:
         start = time.perf_counter()
         train_loss = train_epoch(self.model, self.optimizer, self.train, self.task, self.schedule, self.epoch,
                                  self.averager)
+        if self.protocol.refresh_iterate_bn:
+            update_bn(self.train_in_order, self.model)
         test_loss, test_error = evaluate(self.model, self.test, self.task)
         row: dict[str, Any] = {
             "epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
@@ -267,8 +283,7 @@ def _cost(run: _Run) -> dict[str, Any]:
 
 def _bits(run: _Run) -> dict[str, float]:
     params = [tuple(p.shape) for p in run.model.parameters()]
-    acts = costs.activation_shapes(run.task.build(), run.example, DEFAULT_LAYER_TYPES)
-    acts.append(tuple(run.example.shape))  # the quantized input
+    acts = costs.quantized_shapes(run.model, run.example)
     shapes = {"W": params, "G": params, "M": params, "A": acts, "E": acts}
     return {role: costs.bits_per_element(run.specs[role], shapes[role]) for role in ROLES}
 
@@ -283,7 +298,26 @@ def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status
         "layout": {r: run.specs[r].layout for r in ROLES},
         "config": config, "status": status, "epochs_done": run.epoch, "epochs": run.history,
         "final": run.final(low_precision_average=status == "finished") if run.history else {},
-        "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed,
+        "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed, "protocol": _protocol_record(run),
+    }
+
+
+def _protocol_record(run: _Run) -> dict[str, Any]:
+    """The record's ``protocol``: which one, what it sets, what the config overrides, and the
+    numbers the reference code prints for this run (None until their epoch is done)."""
+    protocol, config = run.protocol, run.config
+    reported = []
+    for item in protocol.reported:
+        epoch = item.epoch_of(config.epochs, config.swa_start)
+        value = run.history[epoch - 1][item.field] if 1 <= epoch <= len(run.history) else None
+        reported.append({"label": item.label, "field": item.field, "epoch": epoch, "value": value})
+    return {
+        "name": protocol.name, "paper": protocol.paper, "source": list(protocol.source),
+        "settings": dict(protocol.settings),
+        "overrides": sorted(k for k, v in protocol.settings.items() if getattr(config, k) != v),
+        "refresh_iterate_bn": protocol.refresh_iterate_bn, "normalization": protocol.normalization,
+        "eval_batch_size": run.task.eval_batch_size, "quantize_input": run.task.quantize_input,
+        "reported": reported,
     }
 
 

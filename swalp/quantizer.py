@@ -229,8 +229,10 @@ def set_quantizers_enabled(model: nn.Module, enabled: bool) -> None:
 
 
 def share_stream(model: nn.Module, stream: RandomStream) -> None:
-    """Point every :class:`Quantizer` inside ``model`` at ``stream`` (after a deep copy, which
-    would otherwise give the copy its own stream)."""
+    """Point every module inside ``model`` that draws random numbers from a stream (a
+    :class:`Quantizer`, or a module with ``draws_from_stream = True`` such as
+    :class:`swalp.dropout.Dropout`) at ``stream``: a model's own, or, after a deep copy, the
+    stream the copy should share instead of its own."""
     for module in model.modules():
-        if isinstance(module, Quantizer):
+        if isinstance(module, Quantizer) or getattr(module, "draws_from_stream", False):
             module.stream = stream

@@ -17,7 +17,7 @@ from torch import nn
 from swalp import data as datasets
 from swalp.data_mnist1d import STANDARD_TRAIN as MNIST1D_TRAIN
 from swalp.data_mnist1d import mnist1d
-from swalp.models import VGG, VGG16, VGG_DIGITS, PreResNet
+from swalp.models import VGG, VGG_DIGITS, PreResNet, preresnet164, vgg16
 from swalp.models_1d import MNIST1DCNN, MNIST1DMLP
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -40,6 +40,10 @@ class Task:
         needs_data_dir: the data must be given with ``--data-dir``.
         load_sized: for tasks whose data is generated, ``train_size -> Dataset`` with that
             many training examples (``--train-size``); None: the training set is fixed.
+        eval_batch_size: test batch size (activation exponents are shared per batch, so the
+            low-precision test error depends on it).
+        quantize_input: low-precision runs also quantize the model's input (the paper's code
+            does not; the digits tasks do).
     """
 
     name: str
@@ -50,6 +54,8 @@ class Task:
     defaults: dict = field(default_factory=dict)
     convex: bool = False
     needs_data_dir: bool = False
+    eval_batch_size: int = 1000
+    quantize_input: bool = True
     load_sized: Callable[[int], datasets.Dataset] | None = None
 
     def check_train_size(self, train_size: int | None) -> None:
@@ -67,15 +73,17 @@ class Task:
             raise ValueError(f"train_size (--train-size): task {self.name} has a fixed training set; "
                              f"tasks with generated data: {sized}")
 
-    def data(self, data_dir: str | None = None, train_size: int | None = None) -> datasets.Dataset:
+    def data(self, data_dir: str | None = None, train_size: int | None = None,
+             **load_options: str) -> datasets.Dataset:
         """The task's data; ``train_size`` (tasks with ``load_sized``) sets the number of
-        training examples, None keeps the task's standard set.
+        training examples, None keeps the task's standard set; ``load_options`` go to
+        :attr:`load` (the CIFAR tasks' ``normalization``).
 
         Raises:
             ValueError: a ``train_size`` refused by :meth:`check_train_size`.
         """
         self.check_train_size(train_size)
-        return self.load(data_dir) if train_size is None else self.load_sized(train_size)
+        return self.load(data_dir, **load_options) if train_size is None else self.load_sized(train_size)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean training loss: cross entropy, or half the mean squared error."""
@@ -152,12 +160,12 @@ def _no_data_dir(loader: Callable[[], datasets.Dataset]) -> Callable[[str | None
     return lambda data_dir: loader()
 
 
-def _cifar(classes: int) -> Callable[[str | None], datasets.Dataset]:
-    def load(data_dir: str | None) -> datasets.Dataset:
+def _cifar(classes: int) -> Callable[..., datasets.Dataset]:
+    def load(data_dir: str | None, normalization: str = "cifar") -> datasets.Dataset:
         if data_dir is None:
             raise ValueError(f"CIFAR-{classes} tasks need --data-dir (a directory in torchvision's format; "
                              "nothing is downloaded)")
-        return datasets.cifar(data_dir, classes)
+        return datasets.cifar(data_dir, classes, normalization)
 
     return load
 
@@ -166,8 +174,13 @@ _CNN_DEFAULTS = dict(epochs=20, batch_size=64, lr=0.05, swa_lr=0.01, swa_start=1
                      weight_decay=5e-4, schedule="paper")
 _MNIST1D_DEFAULTS = dict(epochs=60, batch_size=100, lr=0.1, swa_lr=0.01, swa_start=40, momentum=0.9,
                          weight_decay=0.0, schedule="paper")
-_CIFAR_DEFAULTS = dict(epochs=300, batch_size=128, lr=0.05, swa_lr=0.01, swa_start=200, momentum=0.9,
+#: The authors' scripts (stevenygd/SWALP exp/block_vgg_swa.sh, exp/block_resnet_swa.sh); the
+#: ``toolkit`` protocol's values for every method (``paper`` sets them per method: swalp.protocols).
+_VGG16_DEFAULTS = dict(epochs=300, batch_size=128, lr=0.05, swa_lr=0.01, swa_start=200, momentum=0.9,
                        weight_decay=5e-4, schedule="paper")
+_PRERESNET164_DEFAULTS = dict(_VGG16_DEFAULTS, epochs=225, lr=0.1, swa_start=150, weight_decay=3e-4)
+#: The CIFAR tasks: the authors' models, placement and test batches of 128 (both codes' loaders).
+_CIFAR = dict(needs_data_dir=True, eval_batch_size=128, quantize_input=False)
 
 TASKS: dict[str, Task] = {
     "linreg": Task(
@@ -195,15 +208,17 @@ TASKS: dict[str, Task] = {
         "mnist1d-mlp", "the MNIST-1D paper's MLP (100 hidden, residual) on MNIST-1D (generated)",
         CLASSIFICATION, _no_data_dir(_mnist1d), MNIST1DMLP, dict(_MNIST1D_DEFAULTS), load_sized=_mnist1d),
     "cifar10-vgg16": Task(
-        "cifar10-vgg16", "VGG16 (BN) on CIFAR-10 from --data-dir", CLASSIFICATION,
-        _cifar(10), lambda: VGG(VGG16, 3, 32, 10), dict(_CIFAR_DEFAULTS), needs_data_dir=True),
+        "cifar10-vgg16", "the authors' VGG16 (no BN, dropout classifier) on CIFAR-10 from --data-dir",
+        CLASSIFICATION, _cifar(10), lambda: vgg16(10), dict(_VGG16_DEFAULTS), **_CIFAR),
     "cifar100-vgg16": Task(
-        "cifar100-vgg16", "VGG16 (BN) on CIFAR-100 from --data-dir", CLASSIFICATION,
-        _cifar(100), lambda: VGG(VGG16, 3, 32, 100), dict(_CIFAR_DEFAULTS), needs_data_dir=True),
+        "cifar100-vgg16", "the authors' VGG16 (no BN, dropout classifier) on CIFAR-100 from --data-dir",
+        CLASSIFICATION, _cifar(100), lambda: vgg16(100), dict(_VGG16_DEFAULTS), **_CIFAR),
     "cifar10-preresnet164": Task(
         "cifar10-preresnet164", "PreResNet-164 (bottleneck) on CIFAR-10 from --data-dir", CLASSIFICATION,
-        _cifar(10), lambda: PreResNet(164, 3, 10, bottleneck=True), dict(_CIFAR_DEFAULTS, lr=0.1),
-        needs_data_dir=True),
+        _cifar(10), lambda: preresnet164(10), dict(_PRERESNET164_DEFAULTS), **_CIFAR),
+    "cifar100-preresnet164": Task(
+        "cifar100-preresnet164", "PreResNet-164 (bottleneck) on CIFAR-100 from --data-dir", CLASSIFICATION,
+        _cifar(100), lambda: preresnet164(100), dict(_PRERESNET164_DEFAULTS), **_CIFAR),
 }
 #: Other spellings of task names.
 ALIASES = {"vgg-digits": "digits-vgg", "preresnet-digits": "digits-preresnet"}

@@ -7,7 +7,7 @@ Spellings of a tensor source (``swalp formats --tensor-source``):
 * ``TASK:ROLE`` (e.g. ``digits-vgg:E``): the tensors of role ``ROLE`` in one forward and
   backward pass of the task's model, freshly initialized with the seed, on the first
   training batch: ``W`` the weights of every conv/linear layer, ``A`` the output of every
-  layer of :data:`swalp.insert.DEFAULT_LAYER_TYPES` (where training quantizes activations),
+  module of :func:`swalp.insert.quantization_points` (where training quantizes activations),
   ``E`` the gradient of the loss with respect to those outputs, ``G`` the weight gradients;
 * ``PATH.npy`` / ``PATH.npz``: a saved array (every array of an ``.npz``).
 
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from lpformats.analyze import DISTRIBUTIONS, sample
-from swalp.insert import DEFAULT_LAYER_TYPES
+from swalp.insert import quantization_points
 from swalp.tasks import TASKS, get_task
 
 #: Roles whose tensors a training step yields (``M``, optimizer state, does not exist yet).
@@ -53,8 +53,9 @@ def capture_step(task: str, seed: int = 0, batch_size: int = DEFAULT_BATCH,
             outputs[name] = output
         return hook
 
+    points = {id(m) for m in quantization_points(model)}
     handles = [m.register_forward_hook(keep(name or "model")) for name, m in model.named_modules()
-               if isinstance(m, DEFAULT_LAYER_TYPES)]
+               if id(m) in points]
     try:
         x, y = data.x_train[:batch_size], data.y_train[:batch_size]
         spec.loss(model(x), y).backward()

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from swalp.experiments import METHODS, SCHEDULES, RunConfig, run_experiment
+from swalp.protocols import PROTOCOLS
 from swalp.report import summary_table
 from swalp.roles import parse_role_assignments
 from swalp.tasks import TASKS
@@ -26,7 +27,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="initial learning rate")
     parser.add_argument("--swa-lr", type=float, help="learning rate from --swa-start on")
-    parser.add_argument("--swa-start", type=int, help="first averaging epoch (0-based)")
+    parser.add_argument("--swa-start", type=int,
+                        help="epoch (0-based) from which the rate is --swa-lr; averaging starts with the "
+                             "iterate at the end of the epoch before")
     parser.add_argument("--cycle", type=int, help="optimizer steps between averages (default: one epoch)")
     parser.add_argument("--cyclic-min", type=float,
                         help="cyclic SWA: rate falls from --swa-lr to this each cycle")
@@ -40,6 +43,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-size", type=int,
                         help="training examples of a task with generated data (mnist1d-*; default 4000)")
     parser.add_argument("--accelerator", default="tpu_v1", help="accel_model preset for the step cost")
+    parser.add_argument("--protocol", choices=PROTOCOLS,
+                        help="paper: each method as the paper's table got it (CIFAR tasks' default); "
+                             "toolkit: the task's defaults for every method")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -53,6 +59,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cyclic_min=args.cyclic_min, momentum=args.momentum, weight_decay=args.weight_decay,
         nesterov=args.nesterov, schedule=args.schedule, accumulator=args.accumulator, seed=args.seed,
         data_dir=args.data_dir, train_size=args.train_size, accelerator=args.accelerator,
+        protocol=args.protocol,
     )
 
 

@@ -1,17 +1,26 @@
-"""Learning-rate schedule of the SWALP paper's code, and when to average.
+"""Learning-rate schedules of the SWALP paper's code and of the SWA code it takes its
+full-precision baselines from, and when to average.
 
-Per epoch ``e`` (0-based), with ``lr`` the initial rate:
+Per epoch ``e`` (0-based), with ``lr`` the initial rate (``stevenygd/SWALP`` ``train.py``
+``schedule``; ``timgaripov/swa`` ``train.py`` ``schedule``):
 
-* averaging methods (``swa-fp``, ``swalp``): ``t = e / swa_start``; ``lr`` while
-  ``t <= 0.5``, then linear decay to ``0.01 * lr`` at ``t = 0.9``, held until ``swa_start``;
-  from ``swa_start`` on, constant ``swa_lr`` (or, with ``cyclic_min``, a per-step saw tooth
-  from ``swa_lr`` down to ``cyclic_min`` over each averaging cycle, as cyclic SWA).
-* plain SGD (``sgd-fp``, ``sgd-lp``): the same shape over the whole budget,
+* averaging methods (``swa-fp``, ``swalp``), SWALP's code: ``t = e / swa_start``; ``lr``
+  while ``t <= 0.5``, then linear decay to ``0.01 * lr`` at ``t = 0.9``, held until
+  ``swa_start``; from ``swa_start`` on, ``swa_lr`` (or, with ``cyclic_min``, a per-step saw
+  tooth from ``swa_lr`` down to ``cyclic_min`` over each averaging cycle, as cyclic SWA).
+* ``decay_to_swa_lr`` (SWA's code): the same shape, but the decay ends at ``swa_lr`` (at
+  ``t = 0.9``) and stays there: no drop to ``0.01 * lr`` before averaging.
+* plain SGD (``sgd-fp``, ``sgd-lp``), both codes: the same shape over the whole budget,
   ``t = e / epochs``, ending at ``0.01 * lr``.
 * ``decay=False``: ``lr`` constant (then ``swa_lr`` from ``swa_start``), for convex tasks.
 
-The averaged model takes a new iterate after every ``cycle`` optimizer steps counted from the
-first step of epoch ``swa_start`` (``cycle = steps per epoch``: once per epoch, at its end).
+Rates are computed as both codes do, ``lr * factor`` (``swa_lr`` is ``lr * (swa_lr / lr)``).
+
+Averaging follows both codes' test ``epoch + 1 >= swa_start``: the first iterate averaged is
+the one at the end of epoch ``swa_start - 1`` (the last epoch before the rate switches to
+``swa_lr``), then one after every ``cycle`` optimizer steps (``cycle = steps per epoch``: at
+the end of every epoch), so ``epochs - swa_start + 1`` iterates over a run (101 for 300
+epochs from 200).
 """
 
 from __future__ import annotations
@@ -22,13 +31,14 @@ from dataclasses import dataclass
 DECAY_RATIO = 0.01
 
 
-def decay_factor(t: float) -> float:
-    """Multiplier of the initial rate at fraction ``t`` of the decay budget (>= 0)."""
+def decay_factor(t: float, final: float = DECAY_RATIO) -> float:
+    """Multiplier of the initial rate at fraction ``t`` of the decay budget (>= 0): 1 up to
+    ``t = 0.5``, linear down to ``final`` at ``t = 0.9``, then ``final``."""
     if t <= 0.5:
         return 1.0
     if t <= 0.9:
-        return 1.0 - (1.0 - DECAY_RATIO) * (t - 0.5) / 0.4
-    return DECAY_RATIO
+        return 1.0 - (1.0 - final) * (t - 0.5) / 0.4
+    return final
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,8 @@ class Schedule:
         cyclic_min: bottom of the cyclic rate, or None for a constant ``swa_lr``.
         decay: False for a constant ``lr`` (then ``swa_lr`` from ``swa_start``): the convex
             experiments' setting.
+        decay_to_swa_lr: SWA's code: the decay before ``swa_start`` ends at ``swa_lr``
+            instead of ``0.01 * lr``.
     """
 
     lr: float
@@ -55,6 +67,7 @@ class Schedule:
     cycle: int | None = None
     cyclic_min: float | None = None
     decay: bool = True
+    decay_to_swa_lr: bool = False
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -90,14 +103,19 @@ class Schedule:
         epoch = step // self.steps_per_epoch
         if not self.averaging:
             return self.lr * decay_factor(epoch / self.epochs) if self.decay else self.lr
+        swa_ratio = self.swa_lr / self.lr
         if epoch < self.swa_start:
-            return self.lr * decay_factor(epoch / self.swa_start) if self.decay else self.lr
+            if not self.decay:
+                return self.lr
+            final = swa_ratio if self.decay_to_swa_lr else DECAY_RATIO
+            return self.lr * decay_factor(epoch / self.swa_start, final)
         if self.cyclic_min is None:
-            return self.swa_lr
+            return self.lr * swa_ratio
         t = (self._swa_step(step) % self.cycle_steps + 1) / self.cycle_steps
         return (1 - t) * self.swa_lr + t * self.cyclic_min
 
     def average_after(self, step: int) -> bool:
-        """True when the iterate after optimizer step ``step`` joins the average."""
-        since = self._swa_step(step)
-        return self.averaging and since >= 0 and (since + 1) % self.cycle_steps == 0
+        """True when the iterate after optimizer step ``step`` joins the average: the last step
+        of epoch ``swa_start - 1``, then every ``cycle_steps`` steps."""
+        since = self._swa_step(step) + 1
+        return self.averaging and since >= 0 and since % self.cycle_steps == 0
