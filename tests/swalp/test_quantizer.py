@@ -157,12 +157,16 @@ def test_quantize_tensors_rounds_each_tensor_as_one_by_one_in_fewer_calls(fmt, c
     assert stream.counter == calls
 
 
-def test_an_activation_followed_by_a_max_pool_is_quantized_after_the_pool_with_the_same_values():
+def test_an_activation_followed_by_a_max_pool_is_quantized_before_the_pool_and_after_it_only_on_request():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.ReLU())
     s = role_specs({"A": "bfp(4)", "E": "fp32"}, "nearest")
-    insert_quantizers(model, s["A"], s["E"], RandomStream(0))
-    assert hasattr(model[2], "output_quantizer") and not hasattr(model[1], "output_quantizer")
     x = torch.randn(3, 1, 6, 6)
-    before_pool = nn.functional.max_pool2d(lpformats.quantize(torch.relu(model[0](x)).detach(), "bfp(4)"), 2)
-    assert torch.equal(model(x), lpformats.quantize(torch.relu(before_pool.flatten(1)), "bfp(4)"))
+    for pool_first in (False, True):
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.ReLU())
+        insert_quantizers(model, s["A"], s["E"], RandomStream(0), pool_first=pool_first)
+        assert hasattr(model[2 if pool_first else 1], "output_quantizer")
+        assert not hasattr(model[1 if pool_first else 2], "output_quantizer")
+        relu = lpformats.quantize(torch.relu(model[0](x)).detach(), "bfp(4)")  # Q before the pool
+        hidden = torch.relu(nn.functional.max_pool2d(relu, 2).flatten(1))
+        assert torch.equal(model(x), lpformats.quantize(hidden, "bfp(4)"))  # same values either way
