@@ -60,7 +60,7 @@ def fp32_step(x: torch.Tensor, y: torch.Tensor) -> Step:
 
 def swalp_step(x: torch.Tensor, y: torch.Tensor) -> Step:
     """As ``swalp train --method sgd-lp --formats bfp8``: quantizers on the input and after
-    every ReLU or the max pool that follows it (A forward, E backward, one exponent per
+    every ReLU, before the max pool that may follow it (A forward, E backward, one exponent per
     tensor), W/G/M per output channel."""
     torch.manual_seed(0)
     model = get_task(TASK).build()

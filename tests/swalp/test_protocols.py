@@ -26,11 +26,11 @@ from swalp.dropout import Dropout, keep_mask
 from swalp.experiments import RunConfig, run_experiment
 from swalp.quantizer import RandomStream
 
-TRAIN_PER_FILE = 8
+TRAIN_PER_FILE = 4
 
 
 def fake_cifar(root, classes=10, test_images=24):
-    """Random CIFAR in torchvision's layout: 5 x 8 training images (10 classes) or 40 (100)."""
+    """Random CIFAR in torchvision's layout: 5 x 4 training images (10 classes) or 20 (100)."""
     rng = np.random.default_rng(0)
     key = b"labels" if classes == 10 else b"fine_labels"
     sub = root / ("cifar-10-batches-py" if classes == 10 else "cifar-100-python")
@@ -191,7 +191,7 @@ def test_cifar_vgg16_run_records_its_protocol_and_resumes_bit_identical_with_dro
 
 def test_swalp_code_protocols_recompute_the_iterates_batchnorm_statistics_before_testing(cifar_dir, tmp_path):
     config = RunConfig(task="cifar10-preresnet164", method="sgd-lp", formats="fp32", data_dir=cifar_dir,
-                       epochs=1, batch_size=20)
+                       epochs=1, batch_size=10)
     record = run_experiment(config, tmp_path)
     assert record["protocol"]["refresh_iterate_bn"]
     state = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
