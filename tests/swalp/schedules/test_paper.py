@@ -41,7 +41,8 @@ def test_averages_from_the_end_of_epoch_swa_start_minus_1_once_per_epoch_or_ever
     assert [step for step in range(24) if c.average_after(step)] == [11, 13, 15, 17, 19, 21, 23]
 
 
-@pytest.mark.parametrize(("epochs", "swa_start", "iterates"), [(300, 200, 101), (300, 161, 140), (225, 150, 76)])
+@pytest.mark.parametrize(("epochs", "swa_start", "iterates"),
+                         [(300, 200, 101), (300, 161, 140), (225, 150, 76)])
 def test_a_run_averages_epochs_minus_swa_start_plus_one_iterates(epochs, swa_start, iterates):
     s = Schedule(lr=0.05, epochs=epochs, steps_per_epoch=3, swa_start=swa_start, swa_lr=0.01)
     assert sum(s.average_after(step) for step in range(epochs * 3)) == iterates
@@ -73,7 +74,7 @@ def test_swa_code_schedule_values_vgg16_decays_to_swa_lr():
     expected = {0: 0.05, 80: 0.05, 120: 0.05 * (1 - 0.8 * (t - 0.5) / 0.4), 145: 0.01, 160: 0.01, 161: 0.01,
                 299: 0.01}
     assert {e: lr_of_epoch(s, e) for e in expected} == pytest.approx(expected, rel=1e-12)
-    assert [e for e in range(300) if s.average_after(e)][0] == 160  # (epoch + 1) >= 161
+    assert next(e for e in range(300) if s.average_after(e)) == 160  # (epoch + 1) >= 161
 
 
 def test_preresnet164_schedules():
