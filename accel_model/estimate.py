@@ -6,12 +6,13 @@ Per GEMM layer (all repetitions):
   dimension scaled by the PE mode's cost per MAC, ``K' = ceil(K * factor)``
   (:func:`accel_model.precision.mac_cost_factor`; ``K' = K`` at native width in ``fixed`` mode);
 * SRAM traffic: SCALE-Sim's access counts (elements) times each operand's bits per element;
-* DRAM traffic: distinct ifmap and filter elements fetched once when they fit in half their
-  SRAM (double buffering), else once per fold of the other spatial dimension that re-streams
-  them; every ofmap write (partial sums included) goes to DRAM, as in SCALE-Sim;
-* stall cycles: ``max(0, ceil(DRAM bytes / bandwidth) - compute cycles)``: transfers overlap
-  compute (double buffering) and the layer waits only for what the link cannot hide; 0 with
-  ideal bandwidth (SCALE-Sim's CALC mode);
+* DRAM traffic and stall cycles: by the memory model (:mod:`accel_model.memory`), ``memory=``
+  or the accelerator's default. ``"scalesim"``: SCALE-Sim 3.0.0's buffers simulated exactly
+  (its ``Total Cycles`` and ``Stall Cycles``), DRAM counted as SCALE-Sim does (every ofmap write
+  of every fold). ``"physical"``: partial sums stay on chip when they fit, per-buffer
+  bandwidths, transfers overlapping compute. Both fetch distinct ifmap and filter elements once
+  when they fit in half their SRAM (double buffering), else once per fold of the other spatial
+  dimension that re-streams them; both give no stalls with ideal bandwidth (CALC mode);
 * energy (pJ): ``mac`` = MACs x (multiply at the wider operand + add at the accumulator),
   ``sram``/``dram`` = bytes x per-byte energy, ``quantization`` = rounding each output element
   from the accumulator to the output role's format (a max-reduction first for block formats,
@@ -24,11 +25,13 @@ Element-wise layers run on a vector unit with one lane per array column: cycles
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from accel_model.hardware import Accelerator
+from accel_model.hardware import MEMORY_MODELS, Accelerator
+from accel_model.memory import physical
 from accel_model.precision import Operand, mac_cost_factor, resolve
 from accel_model.report import Cost, Report
 from accel_model.systolic import map_gemm, sram_accesses
@@ -44,6 +47,7 @@ def estimate(
     *,
     rounding: Mapping[str, str] | str = "nearest",
     random_bits: int = 8,
+    memory: str | None = None,
 ) -> Report:
     """Estimate ``workload`` on ``accelerator`` with tensor ``formats``; see the module docstring.
 
@@ -57,6 +61,8 @@ def estimate(
         rounding: ``"nearest"`` or ``"stochastic"``, for all roles or per role: stochastic
             rounding costs ``random_bits`` random bits per rounded element.
         random_bits: random bits drawn per stochastically rounded element (>= 1).
+        memory: ``"scalesim"`` or ``"physical"`` (:mod:`accel_model.memory`); None: the
+            accelerator's ``memory`` (``"scalesim"`` when read from a SCALE-Sim cfg).
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
@@ -64,9 +70,12 @@ def estimate(
         raise TypeError(f"accelerator must be an Accelerator, got {type(accelerator).__name__}")
     if isinstance(random_bits, bool) or not isinstance(random_bits, int) or random_bits < 1:
         raise ValueError(f"random_bits must be an int >= 1, got {random_bits!r}")
+    memory = accelerator.memory if memory is None else memory
+    if memory not in MEMORY_MODELS:
+        raise ValueError(f"memory must be one of {MEMORY_MODELS} or None, got {memory!r}")
     roundings = _roundings(rounding)
     operands = resolve(formats, accelerator)
-    ctx = _Context(accelerator, operands, roundings, random_bits)
+    ctx = _Context(accelerator, operands, roundings, random_bits, memory)
     costs = [ctx.layer_cost(layer) for layer in workload.layers]
     return Report(
         costs,
@@ -74,7 +83,7 @@ def estimate(
         accelerator=accelerator,
         operands=operands,
         formats=formats,
-        options={"rounding": roundings, "random_bits": random_bits},
+        options={"rounding": roundings, "random_bits": random_bits, "memory": memory},
     )
 
 
@@ -95,9 +104,15 @@ class _Context:
     """Per-call constants: accelerator, resolved operands, rounding."""
 
     def __init__(
-        self, accel: Accelerator, operands: dict[str, Operand], roundings: dict[str, str], random_bits: int
+        self,
+        accel: Accelerator,
+        operands: dict[str, Operand],
+        roundings: dict[str, str],
+        random_bits: int,
+        memory: str,
     ) -> None:
         self.accel = accel
+        self.memory = memory
         self.ops = operands
         self.roundings = roundings
         self.random_bits = random_bits
@@ -143,9 +158,23 @@ class _Context:
         }
         rep = layer.repeat
         sram_words = {"ifmap": reads_a * rep, "filter": reads_w * rep, "ofmap": writes_o * rep}
-        dram_words = {k: v * rep for k, v in self._dram_elements(layer, mapping, bpe, writes_o).items()}
         sram_bytes = {k: sram_words[k] * bpe[k] / 8 for k in sram_words}
+        dram_words = {k: v * rep for k, v in self._dram_elements(layer, mapping, bpe).items()}
         dram_bytes = {k: dram_words[k] * bpe[k] / 8 for k in dram_words}
+        if self.memory == "scalesim":
+            dram_words["ofmap"], dram_bytes["ofmap"] = writes_o * rep, writes_o * rep * bpe["ofmap"] / 8
+            cycles = scalesim_layer(layer, k_eff, accel)
+            compute, stall = rep * (cycles.total_cycles - cycles.stall_cycles), rep * cycles.stall_cycles
+        else:
+            fits = physical.partial_sums_fit(
+                layer.M, layer.N, accel.cols, accel.dataflow, acc.bits, accel.ofmap_sram_kib
+            )
+            words, nbytes = physical.ofmap_traffic(
+                layer.M, layer.N, mapping.row_folds, fits, bpe["ofmap"], acc.bits
+            )
+            dram_words["ofmap"], dram_bytes["ofmap"] = words * rep, nbytes * rep
+            compute = mapping.cycles
+            stall = physical.stall_cycles(dram_bytes, compute, accel)
         mult_kind = "float" if "float" in (a.kind, w.kind) else "int"
         mac_pj = e.mult_pj(mult_kind, max(a.width, w.width)) + e.add_pj(acc.kind, acc.width)
         energy = {
@@ -154,11 +183,10 @@ class _Context:
             "dram": sum(dram_bytes.values()) * self.dram_pj,
             "quantization": layer.M * layer.N * rep * self.quant_pj(acc, o),
         }
-        stall = self.stall(sum(dram_bytes.values()), mapping.cycles)
         return Cost.build(
             layer,
             accel,
-            compute_cycles=mapping.cycles,
+            compute_cycles=compute,
             stall_cycles=stall,
             mapping_efficiency=mapping.mapping_efficiency,
             compute_utilization=mapping.compute_utilization,
@@ -169,9 +197,7 @@ class _Context:
             energy=energy,
         )
 
-    def _dram_elements(
-        self, layer: Layer, mapping: Any, bpe: dict[str, float], ofmap_writes: int
-    ) -> dict[str, int]:
+    def _dram_elements(self, layer: Layer, mapping: Any, bpe: dict[str, float]) -> dict[str, int]:
         accel = self.accel
         fits_a = layer.ifmap_elements * bpe["ifmap"] / 8 <= accel.ifmap_sram_kib * 512
         fits_w = layer.filter_elements * bpe["filter"] / 8 <= accel.filter_sram_kib * 512
@@ -183,7 +209,7 @@ class _Context:
             filt *= 1 if fits_w else mapping.row_folds
         else:
             filt *= 1 if fits_w else mapping.col_folds
-        return {"ifmap": ifmap, "filter": filt, "ofmap": ofmap_writes}
+        return {"ifmap": ifmap, "filter": filt}
 
     def elementwise_cost(self, layer: Layer) -> Cost:
         accel, e = self.accel, self.accel.energy
@@ -222,3 +248,53 @@ class _Context:
             dram_bytes=dict(sram_bytes),
             energy=energy,
         )
+
+
+def scalesim_layer(layer: Layer, k: int, accel: Accelerator) -> Any:
+    """SCALE-Sim 3.0.0's cycles of one repetition of GEMM ``layer`` (reduction ``k``) on ``accel``.
+
+    The convolution's own address pattern when ``k`` is its window (``layer.conv``), else
+    SCALE-Sim's GEMM layout. Raises ValueError when the accelerator is not expressible in
+    SCALE-Sim (fractional SRAM KiB or bandwidths).
+    """
+    from accel_model.memory.scalesim_streams import Geometry
+
+    if layer.conv is not None and k == layer.K:
+        geometry = Geometry(*layer.conv)
+    else:
+        geometry = Geometry.gemm(layer.M, layer.N, k)
+    return _scalesim_cycles(geometry, accel.dataflow, accel.rows, accel.cols, _scalesim_buffers(accel))
+
+
+def _whole(value: float, what: str) -> int:
+    if value != int(value):
+        raise ValueError(f"memory='scalesim' needs a whole number for {what}, got {value}")
+    return int(value)
+
+
+def _scalesim_buffers(accel: Accelerator) -> Any:
+    from accel_model.memory.scalesim import Buffers
+
+    words = [
+        _whole(kib * 1024, f"{op} SRAM bytes")
+        for op, kib in (
+            ("ifmap", accel.ifmap_sram_kib),
+            ("filter", accel.filter_sram_kib),
+            ("ofmap", accel.ofmap_sram_kib),
+        )
+    ]
+    own = (accel.ifmap_bandwidth, accel.filter_bandwidth, accel.ofmap_bandwidth)
+    if math.isinf(accel.dram_bandwidth) and all(bw is None for bw in own):
+        return Buffers(*words)
+    bws = [
+        _whole(accel.dram_bandwidth if bw is None else bw, f"{op} bandwidth (bytes per cycle)")
+        for op, bw in zip(("ifmap", "filter", "ofmap"), own, strict=True)
+    ]
+    return Buffers(*words, *bws)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalesim_cycles(geometry: Any, dataflow: str, rows: int, cols: int, buffers: Any) -> Any:
+    from accel_model.memory.scalesim import simulate
+
+    return simulate(geometry, dataflow, rows, cols, buffers)

@@ -12,6 +12,8 @@ from accel_model.energy import EnergyTable
 
 DATAFLOWS = ("ws", "os", "is")
 PE_MODES = ("fixed", "fusion", "bit_serial")
+#: Memory models (``accel_model.memory``): SCALE-Sim 3.0.0's buffers, exactly, or our physical model.
+MEMORY_MODELS = ("scalesim", "physical")
 
 
 @functools.cache
@@ -31,6 +33,12 @@ class Accelerator:
             (double-buffered: half of each holds the working set, as SCALE-Sim).
         dram_bandwidth: DRAM <-> SRAM bandwidth in bytes per cycle; ``math.inf`` is SCALE-Sim's
             ideal ``CALC`` interface bandwidth (no stalls).
+        ifmap_bandwidth, filter_bandwidth, ofmap_bandwidth: bytes per cycle of each buffer's own
+            DRAM interface (SCALE-Sim USER mode: ``IfmapSRAMBankBandwidth``,
+            ``FilterSRAMBankBandwidth``, ``Bandwidth``); ``None``: the buffer shares the
+            ``dram_bandwidth`` link with the others.
+        memory: default memory model of ``estimate``: ``"physical"`` (ours) or ``"scalesim"``
+            (SCALE-Sim 3.0.0's buffers, exactly; the default of ``from_scalesim_cfg``).
         input_bits, weight_bits, output_bits, acc_bits: native widths of activations (ifmap),
             weights (filter), outputs/partial sums (ofmap) and the in-PE accumulator. They are
             the widths used when ``estimate`` is given no format for a role.
@@ -51,6 +59,10 @@ class Accelerator:
     filter_sram_kib: float = 64.0
     ofmap_sram_kib: float = 64.0
     dram_bandwidth: float = math.inf
+    ifmap_bandwidth: float | None = None
+    filter_bandwidth: float | None = None
+    ofmap_bandwidth: float | None = None
+    memory: str = "physical"
     input_bits: int = 8
     weight_bits: int = 8
     output_bits: int = 8
@@ -72,6 +84,16 @@ class Accelerator:
                 raise TypeError(f"{attr} must be a number, got {value!r}")
             if not value > 0 or math.isnan(value):
                 raise ValueError(f"{attr} must be > 0, got {value}")
+        for attr in ("ifmap_bandwidth", "filter_bandwidth", "ofmap_bandwidth"):
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{attr} must be a number of bytes per cycle or None, got {value!r}")
+            if not value > 0 or math.isnan(value):
+                raise ValueError(f"{attr} must be > 0, got {value}")
+        if self.memory not in MEMORY_MODELS:
+            raise ValueError(f"memory must be one of {MEMORY_MODELS}, got {self.memory!r}")
         if self.dataflow not in DATAFLOWS:
             raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {self.dataflow!r}")
         if self.pe_mode not in PE_MODES:
@@ -94,6 +116,16 @@ class Accelerator:
         """Peak operations per second (a MAC counts as 2 ops), the figure vendors quote as TOPS."""
         return 2 * self.peak_macs_per_s
 
+    def native_fp32(self) -> Accelerator:
+        """The same array, SRAMs and links with native fp32 MACs (the fair fp32 baseline).
+
+        Every operand is 32 bits wide, so a fp32 MAC takes one cycle, its energy is the table's
+        fp32 multiply plus fp32 add, and SRAM/DRAM move 4 bytes per element.
+        """
+        return replace(
+            self, input_bits=32, weight_bits=32, output_bits=32, acc_bits=32, name=f"{self.name}-fp32"
+        )
+
     def with_(self, **changes: object) -> Accelerator:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)
@@ -110,8 +142,11 @@ class Accelerator:
         """Read a SCALE-Sim ``.cfg`` (``[architecture_presets]`` and ``[run_presets]``).
 
         One SCALE-Sim word is one byte, so all operand widths are 8 bits (accumulator 32). With
-        ``InterfaceBandwidth: CALC`` the DRAM bandwidth is ideal (``math.inf``); with ``USER`` it
-        is ``Bandwidth`` words (bytes) per cycle. SCALE-Sim has no clock: ``clock_mhz`` sets it.
+        ``InterfaceBandwidth: CALC`` the DRAM bandwidth is ideal (``math.inf``); with ``USER`` the
+        ifmap and filter buffers read at ``[layout] IfmapSRAMBankBandwidth`` and
+        ``FilterSRAMBankBandwidth`` and the ofmap buffer writes at the first ``Bandwidth`` entry,
+        words (bytes) per cycle, as SCALE-Sim 3.0.0 does (``single_layer_sim.py`` lines 250-254).
+        The memory model is ``"scalesim"``. SCALE-Sim has no clock: ``clock_mhz`` sets it.
         Raises ValueError naming the file, line, section and field of any bad value
         (``"run.cfg:9: [architecture_presets] ArrayHeight must be > 0, got 0"``).
         """
@@ -162,8 +197,15 @@ class Accelerator:
             raise ValueError(
                 f"{field_at('run_presets', 'InterfaceBandwidth')} must be CALC or USER, got {mode!r}"
             )
-        # USER: Bandwidth in words per cycle (a list when SCALE-Sim runs several; the smallest binds)
-        bandwidth = float(min(positive_ints(arch, "Bandwidth"))) if mode == "USER" else math.inf
+        # USER: Bandwidth in words per cycle (a list; SCALE-Sim uses the first for the ofmap)
+        bandwidth = float(positive_ints(arch, "Bandwidth")[0]) if mode == "USER" else math.inf
+        per_buffer: dict[str, float | None] = {"ifmap": None, "filter": None, "ofmap": None}
+        if mode == "USER":
+            per_buffer = {
+                "ifmap": float(positive_int("layout", "IfmapSRAMBankBandwidth")),
+                "filter": float(positive_int("layout", "FilterSRAMBankBandwidth")),
+                "ofmap": bandwidth,
+            }
         run_name = parser.get("general", "run_name", fallback=path.stem).strip()
         return cls(
             rows=positive_int(arch, "ArrayHeight"),
@@ -174,6 +216,10 @@ class Accelerator:
             filter_sram_kib=float(positive_int(arch, "FilterSramSzkB")),
             ofmap_sram_kib=float(positive_int(arch, "OfmapSramSzkB")),
             dram_bandwidth=bandwidth,
+            ifmap_bandwidth=per_buffer["ifmap"],
+            filter_bandwidth=per_buffer["filter"],
+            ofmap_bandwidth=per_buffer["ofmap"],
+            memory="scalesim",
             name=run_name,
         )
 

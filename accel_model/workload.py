@@ -51,6 +51,7 @@ class Layer:
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     per_step: float = 1.0
+    conv: tuple[int, int, int, int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -113,6 +114,7 @@ class Layer:
         """Plain-data view (for JSON)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["reads"], out["writes"] = list(self.reads), list(self.writes)
+        out["conv"] = list(self.conv) if self.conv else None
         return out
 
 
@@ -275,4 +277,6 @@ def conv_layer(name: str, h: int, w: int, r: int, s: int, c: int, n: int, stride
     """
     m = scalesim_out_size(h, r, stride) * scalesim_out_size(w, s, stride)
     distinct = touched(h, r, stride) * touched(w, s, stride) * c
-    return Layer(name, M=m, N=n, K=r * s * c, ifmap_elements=distinct, op="conv")
+    return Layer(
+        name, M=m, N=n, K=r * s * c, ifmap_elements=distinct, op="conv", conv=(h, w, r, s, c, n, stride)
+    )
