@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import math
 from functools import cache
 from pathlib import Path
 
-from accel_model import Workload
+from accel_model import Accelerator, Workload
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scalesim"
 TOPOLOGIES = ("tiny_conv", "tiny_gemm")
@@ -39,3 +40,22 @@ def workload(topology: str) -> Workload:
 def run_key(row: dict[str, str]) -> str:
     """A readable id of one golden row."""
     return f"{row['topology']}-{row['rows']}x{row['cols']}-{row['dataflow']}-{row['mode']}-L{row['LayerID']}"
+
+
+def accelerator(row: dict[str, str], memory: str = "scalesim") -> Accelerator:
+    """The accelerator of a golden run, as ``from_scalesim_cfg`` reads the config that produced it."""
+    user = row["mode"] == "USER"
+    bandwidth = float(row["bandwidth"]) if user else None
+    return Accelerator(
+        rows=int(row["rows"]),
+        cols=int(row["cols"]),
+        dataflow=row["dataflow"],
+        ifmap_sram_kib=float(row["ifmap_kb"]),
+        filter_sram_kib=float(row["filter_kb"]),
+        ofmap_sram_kib=float(row["ofmap_kb"]),
+        dram_bandwidth=bandwidth if user else math.inf,
+        ifmap_bandwidth=bandwidth,
+        filter_bandwidth=bandwidth,
+        ofmap_bandwidth=bandwidth,
+        memory=memory,
+    )

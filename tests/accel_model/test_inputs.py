@@ -22,6 +22,10 @@ Dataflow : is
 
 [run_presets]
 InterfaceBandwidth: {mode}
+
+[layout]
+IfmapSRAMBankBandwidth: 4
+FilterSRAMBankBandwidth: 6
 """
 
 
@@ -36,6 +40,9 @@ def test_cfg_fields_map_to_the_accelerator(tmp_path):
     assert (acc.rows, acc.cols, acc.dataflow) == (32, 16, "is")
     assert (acc.ifmap_sram_kib, acc.filter_sram_kib, acc.ofmap_sram_kib) == (64, 32, 16)
     assert acc.dram_bandwidth == 10  # words (bytes) per cycle
+    # SCALE-Sim 3.0.0 USER mode: each read buffer at its [layout] bank bandwidth, the ofmap at Bandwidth
+    assert (acc.ifmap_bandwidth, acc.filter_bandwidth, acc.ofmap_bandwidth) == (4, 6, 10)
+    assert acc.memory == "scalesim"
     assert (acc.input_bits, acc.weight_bits, acc.output_bits) == (8, 8, 8)  # a SCALE-Sim word is a byte
     ideal = Accelerator.from_scalesim_cfg(write(tmp_path, CFG.format(mode="CALC")))
     assert math.isinf(ideal.dram_bandwidth)

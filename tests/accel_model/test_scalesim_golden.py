@@ -5,9 +5,9 @@ Golden data: tests/data/scalesim (SCALE-Sim itself, run by scripts/scalesim_gold
 
 import pytest
 
-from accel_model import Accelerator, Workload, estimate
+from accel_model import Workload, estimate
 from accel_model.systolic import map_gemm, sram_accesses
-from tests.accel_model.golden import golden, run_key, workload
+from tests.accel_model.golden import accelerator, golden, run_key, workload
 
 ROWS = golden()
 
@@ -30,16 +30,34 @@ def test_golden_set_covers_all_dataflows_and_non_square_multi_fold_arrays():
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[run_key(c) for c, _, _ in ROWS])
-def test_compute_cycles_equal_scalesim_total_cycles(row):
+def test_scalesim_memory_model_gives_scalesim_total_and_stall_cycles(row):
     compute, _, _ = row
-    layer, rows, cols, _ = _layer_and_mapping(compute)
-    accel = Accelerator(rows, cols, dataflow=compute["dataflow"])  # what from_scalesim_cfg gives
-    (ours,) = estimate(Workload([layer]), accel).layers
-    # With ideal bandwidth (CALC) SCALE-Sim reports no stalls and Total Cycles is the compute time;
-    # bandwidth-limited (USER) runs add their stalls on top of the same compute cycles.
-    if compute["mode"] == "CALC":
-        assert int(compute["Stall Cycles"]) == 0
-    assert ours.compute_cycles == int(compute["Total Cycles"]) - int(compute["Stall Cycles"])
+    layer, _, _, mapping = _layer_and_mapping(compute)
+    (ours,) = estimate(Workload([layer]), accelerator(compute)).layers
+    assert (ours.total_cycles, ours.stall_cycles) == (
+        int(compute["Total Cycles"]),
+        int(compute["Stall Cycles"]),
+    )
+    # the compute part is the closed form: demand lines - 1
+    assert ours.compute_cycles == mapping.cycles
+
+
+def test_golden_user_runs_stall_in_every_dataflow():
+    stalled = {c["dataflow"] for c, _, _ in ROWS if c["mode"] == "USER" and int(c["Stall Cycles"]) > 0}
+    assert stalled == {"ws", "os", "is"}
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r[0]["mode"] == "CALC"][::3])
+def test_physical_model_agrees_with_scalesim_without_stalls_and_on_single_fold_ofmap_writes(row):
+    compute, _, access = row
+    layer, _, _, mapping = _layer_and_mapping(compute)
+    (ours,) = estimate(Workload([layer]), accelerator(compute, memory="physical")).layers
+    assert ours.stall_cycles == 0 == int(compute["Stall Cycles"])
+    assert ours.total_cycles == int(compute["Total Cycles"])
+    if mapping.row_folds == 1 or compute["dataflow"] == "os":  # no partial sums leave the array
+        assert ours.dram_words["ofmap"] == layer.M * layer.N
+    if mapping.row_folds == 1 and compute["dataflow"] != "os":  # one write per output in SCALE-Sim too
+        assert ours.dram_words["ofmap"] == int(float(access["DRAM OFMAP Writes"]))
 
 
 @pytest.mark.parametrize("row", ROWS[::7], ids=[run_key(c) for c, _, _ in ROWS[::7]])
