@@ -49,11 +49,11 @@ WriteRequestBuffer: 32
 
 [layout]
 IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bandwidth}
+IfmapSRAMBankBandwidth: {ifmap_bandwidth}
 IfmapSRAMBankNum: 1
 IfmapSRAMBankPort: 2
 FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bandwidth}
+FilterSRAMBankBandwidth: {filter_bandwidth}
 FilterSRAMBankNum: 1
 FilterSRAMBankPort: 2
 
@@ -100,11 +100,15 @@ def write_cfg(
     bandwidth: int = 10,
     mode: str = "CALC",
     run_name: str = "run",
+    ifmap_bandwidth: int | None = None,
+    filter_bandwidth: int | None = None,
 ) -> Path:
     """Write a complete SCALE-Sim 3.0.0 config (every section its parser requires) to ``path``.
 
-    ``mode`` is ``CALC`` (ideal interface bandwidth, SCALE-Sim's default) or ``USER`` (``bandwidth``
-    words per cycle, used as DRAM->SRAM bandwidth for all three buffers).
+    ``mode`` is ``CALC`` (ideal interface bandwidth, SCALE-Sim's default) or ``USER``: the ofmap
+    buffer drains ``bandwidth`` words per cycle, the ifmap and filter buffers read
+    ``ifmap_bandwidth`` and ``filter_bandwidth`` (``[layout]`` bank bandwidths; default
+    ``bandwidth``).
     """
     path.write_text(
         CFG_TEMPLATE.format(
@@ -116,6 +120,8 @@ def write_cfg(
             filter_kb=filter_kb,
             ofmap_kb=ofmap_kb,
             bandwidth=bandwidth,
+            ifmap_bandwidth=bandwidth if ifmap_bandwidth is None else ifmap_bandwidth,
+            filter_bandwidth=bandwidth if filter_bandwidth is None else filter_bandwidth,
             mode=mode,
         )
     )
