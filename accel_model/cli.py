@@ -22,7 +22,7 @@ from pathlib import Path
 
 from accel_model.energy import EnergyTable
 from accel_model.estimate import estimate
-from accel_model.hardware import DATAFLOWS, PE_MODES, PRESETS, Accelerator
+from accel_model.hardware import DATAFLOWS, MEMORY_MODELS, PE_MODES, PRESETS, Accelerator
 from accel_model.report import ENERGY_PARTS, Comparison, Report
 from accel_model.workload import Workload
 
@@ -52,7 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounding", choices=("nearest", "stochastic"), default="nearest")
     p.add_argument("--training", action="store_true", help="estimate one training step")
     p.add_argument("--swa-cycle", type=int, help="SWA averaging every N steps (with --training)")
-    p.add_argument("--compare", metavar="FMT", help="baseline format to compare with, e.g. fp32")
+    p.add_argument(
+        "--memory",
+        choices=MEMORY_MODELS,
+        help="memory model (default: scalesim with --config, physical otherwise)",
+    )
+    p.add_argument(
+        "--compare",
+        metavar="BASELINE",
+        help="baseline: fp32 (native fp32 MACs on the same array), fp32-emulated (fp32 on this "
+        "accelerator, multi-pass), native, or a format for every role",
+    )
     p.add_argument("--out", type=Path, help="folder for the reports")
     return p
 
@@ -261,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         accel = make_accelerator(args)
         workload = make_workload(args)
-        report = estimate(workload, accel, parse_formats(args.formats), rounding=args.rounding)
+        report = estimate(
+            workload, accel, parse_formats(args.formats), rounding=args.rounding, memory=args.memory
+        )
         comparison = report.compare(args.compare) if args.compare else None
     except (ValueError, TypeError) as exc:
         print(f"accel-model: error: {exc}", file=sys.stderr)

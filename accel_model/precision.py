@@ -13,6 +13,9 @@ Roles: ``weights``, ``activations``, ``errors``, ``gradients``, ``accumulators``
 accelerator's native width (integers of ``input_bits`` for activations and errors,
 ``weight_bits`` for weights, ``output_bits`` for gradients, ``acc_bits`` for accumulators and
 state); the SWA ``average`` defaults to ``fp32``.
+
+``lpformats`` (and through it numba, about 0.5 s to import) is imported only when a format has
+to be parsed or inspected, so that estimates at native widths start fast.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import lpformats as lp
 from accel_model.hardware import Accelerator
 from accel_model.workload import ROLES
 
@@ -50,6 +52,10 @@ class Operand:
     @property
     def shared_scale(self) -> bool:
         """True for block formats (BFP, MX): quantizing needs a max-reduction over each block."""
+        if self.fmt is None:
+            return False
+        import lpformats as lp
+
         return isinstance(self.fmt, (lp.BlockFloat, lp.MXFormat))
 
     def bits_per_element(self, shape: tuple[int, int]) -> float:
@@ -69,6 +75,10 @@ def native(role: str, bits: int) -> Operand:
 
 def from_format(role: str, fmt: Any) -> Operand:
     """The operand of ``role`` stored in lpformats format (or spelling) ``fmt``."""
+    if isinstance(fmt, str) and fmt == "fp32":
+        return fp32_operand(role)
+    import lpformats as lp
+
     if isinstance(fmt, str):
         try:
             fmt = lp.parse(fmt)
@@ -85,6 +95,11 @@ def from_format(role: str, fmt: Any) -> Operand:
             f"(FixedPoint, FloatFormat, BlockFloat, MXFormat) or its spelling, got {fmt!r}"
         )
     return Operand(role=role, label=str(fmt), kind=kind, width=width, bits=int(fmt.bits), fmt=fmt)
+
+
+def fp32_operand(role: str) -> Operand:
+    """IEEE binary32 (``lpformats`` ``fp32``: 24 significand bits) without importing lpformats."""
+    return Operand(role=role, label="fp32", kind="float", width=24, bits=32)
 
 
 def defaults(accel: Accelerator) -> dict[str, Operand]:

@@ -212,28 +212,44 @@ class Report:
         self.options = options
 
     def compare(self, baseline: Any = "fp32") -> Comparison:
-        """Compare with ``baseline``: a :class:`Report`, or formats to re-estimate the same workload
-        on the same accelerator with (one format for every role, accumulators and SWA average
-        included, e.g. ``"fp32"``; a role mapping; or ``"native"``). Ratios are baseline / ours.
+        """Compare with ``baseline`` (ratios are baseline / ours); ``baseline`` is one of
+
+        * ``"fp32"`` (default, a fair baseline): the same workload on the same array, SRAMs and
+          links with native fp32 MACs (:meth:`Accelerator.native_fp32`): one cycle per MAC, the
+          energy table's fp32 multiply and add, 4-byte words in SRAM and DRAM;
+        * ``"fp32-emulated"``: every role in fp32 on this accelerator as it is (on an int8 array
+          in ``fixed`` mode: 16 passes per MAC), what an int8 accelerator would pay to run fp32;
+        * ``"native"``: this accelerator's native widths; another format (object, spelling) for
+          every role, accumulators included, or a role mapping, on this accelerator;
+        * a :class:`Report`.
         """
         if isinstance(baseline, Report):
-            base = baseline
-        else:
-            from accel_model.estimate import estimate
-            from accel_model.workload import ROLES
+            return Comparison(baseline, self, "the given report")
+        from accel_model.estimate import estimate
+        from accel_model.workload import ROLES
 
-            if isinstance(baseline, str) and baseline == "native":
-                formats = None
-            elif isinstance(baseline, dict):
-                formats = baseline
-            else:
-                formats = {role: baseline for role in ROLES}
-            base = estimate(self.workload, self.accelerator, formats, **self.options_for_rerun())
-        return Comparison(base, self)
+        accel = self.accelerator
+        if isinstance(baseline, str) and baseline == "fp32":
+            accel, formats = accel.native_fp32(), dict.fromkeys(ROLES, "fp32")
+            label = f"fp32: native fp32 MACs on the same array ({accel.name})"
+        elif isinstance(baseline, str) and baseline == "fp32-emulated":
+            formats = dict.fromkeys(ROLES, "fp32")
+            label = f"fp32-emulated: every role in fp32 on {accel.name} (multi-pass MACs)"
+        elif isinstance(baseline, str) and baseline == "native":
+            formats, label = None, f"native widths of {accel.name}"
+        elif isinstance(baseline, dict):
+            formats, label = baseline, f"formats {baseline} on {accel.name}"
+        else:
+            formats, label = dict.fromkeys(ROLES, baseline), f"{baseline} for every role on {accel.name}"
+        return Comparison(estimate(self.workload, accel, formats, **self.options_for_rerun()), self, label)
 
     def options_for_rerun(self) -> dict:
         """Keyword arguments that reproduce this report's rounding options."""
-        return {"rounding": dict(self.options["rounding"]), "random_bits": self.options["random_bits"]}
+        return {
+            "rounding": dict(self.options["rounding"]),
+            "random_bits": self.options["random_bits"],
+            "memory": self.options["memory"],
+        }
 
     def format_labels(self) -> dict[str, str]:
         """Role -> format spelling used."""
@@ -280,7 +296,8 @@ class Report:
         bw = "ideal" if acc.dram_bandwidth == float("inf") else f"{acc.dram_bandwidth:g} B/cycle"
         head = [
             f"accel_model: {getattr(self.workload, 'name', '')} on {acc.name} {acc.rows}x{acc.cols} "
-            f"{acc.dataflow} {acc.pe_mode}, {acc.clock_mhz:g} MHz, DRAM {bw}",
+            f"{acc.dataflow} {acc.pe_mode}, {acc.clock_mhz:g} MHz, DRAM {bw}, "
+            f"memory model {self.options['memory']}",
             "formats: " + ", ".join(f"{k}={v}" for k, v in self.format_labels().items()),
         ]
         skipped = getattr(self.workload, "skipped", [])
@@ -303,9 +320,7 @@ class Report:
             (
                 c.name,
                 c.kind,
-                c.M,
-                c.N,
-                c.K,
+                *(("", "", "") if c.kind == "total" else (c.M, c.N, c.K)),
                 c.compute_cycles,
                 c.stall_cycles,
                 f"{100 * c.utilization:.1f}",
@@ -355,7 +370,7 @@ def _ratio(baseline: float, ours: float) -> float:
 class Comparison:
     """Per-layer and total ratios of a baseline report to ours (baseline / ours; > 1: ours is better)."""
 
-    def __init__(self, baseline: Report, ours: Report) -> None:
+    def __init__(self, baseline: Report, ours: Report, label: str = "the given report") -> None:
         if len(baseline.layers) != len(ours.layers):
             raise ValueError(
                 f"baseline has {len(baseline.layers)} layers, ours {len(ours.layers)}: "
@@ -363,6 +378,8 @@ class Comparison:
             )
         self.baseline = baseline
         self.ours = ours
+        #: What the baseline is (``Report.compare`` names it: e.g. native fp32 MACs on the same array).
+        self.label = label
         self.layers = [
             LayerRatio(o.name, o.kind, b.total_cycles, o.total_cycles, b.energy_pj, o.energy_pj)
             for b, o in zip(baseline.layers, ours.layers, strict=True)
@@ -405,6 +422,7 @@ class Comparison:
         ]
         return "\n".join(
             [
+                f"baseline: {self.label}",
                 f"baseline formats: {base}",
                 _table(cols, body),
                 f"total speedup {self.total_speedup:.3g}x, energy ratio {self.total_energy_ratio:.3g}x, "

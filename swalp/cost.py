@@ -79,7 +79,9 @@ def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleS
     """Cost of one training step of ``model`` (full precision, no quantizers) on a batch like
     ``example``: ``accelerator``, ``cycles_per_step``, ``energy_pj_per_step`` (picojoules),
     ``speedup_vs_fp32`` (fp32 cycles / ours) and ``energy_ratio_vs_fp32`` (fp32 energy / ours:
-    how many times less energy than the same step in fp32), both as ``accel_model`` compares."""
+    how many times less energy than the same step in fp32), both as ``accel_model`` compares
+    against its default ``fp32`` baseline, which ``baseline`` names: the same array with native
+    fp32 MACs (not fp32 emulated by multi-pass int8 MACs)."""
     import accel_model
 
     workload = accel_model.Workload.from_torch(model, example, training=True, swa_cycle=swa_cycle)
@@ -89,6 +91,7 @@ def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleS
     compare = report.compare(baseline="fp32")
     return {
         "accelerator": accelerator,
+        "baseline": compare.label,
         "cycles_per_step": float(report.total.total_cycles),
         "energy_pj_per_step": float(report.total.energy_pj),
         "speedup_vs_fp32": float(compare.total_speedup),

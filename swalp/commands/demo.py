@@ -30,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(records, markdown=args.markdown))
     figure = plot_runs(records, out / "demo.png", f"{args.task}: {args.formats} vs fp32")
     accelerator = records[0]["cost"].get("accelerator")
+    baseline = records[0]["cost"].get("baseline", "fp32")
     print(f"\nenergy and speedup: one training step (batch {configs[0].batch_size}) on accel_model preset "
-          f"'{accelerator}', against the same step in fp32.")
+          f"'{accelerator}', against the same step in fp32 (baseline {baseline}).")
     print(f"records: {out}/<method>/record.json; figure: {figure}; {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -160,13 +160,21 @@ def test_scalesim_user_mode_fetches_at_least_the_distinct_elements_and_writes_ev
 
 def test_compare_against_fp32_reports_baseline_over_ours():
     wl = Workload([Layer("a", M=64, N=64, K=64), Layer("b", M=32, N=16, K=128)])
-    acc = Accelerator(**ARRAY_8x8, dram_bandwidth=16.0)
+    acc = Accelerator(**ARRAY_8x8, dram_bandwidth=1.0)
     report = estimate(wl, acc, {"weights": "bfp8", "activations": "bfp8"})
     cmp = report.compare("fp32")
-    assert cmp.total_speedup > 1 and cmp.total_energy_ratio > 1
+    # the default baseline is the same array with native fp32 MACs: same compute cycles, 4-byte words
+    assert cmp.baseline.accelerator == acc.native_fp32() and "native fp32 MACs" in cmp.label
+    assert cmp.baseline.total.compute_cycles == report.total.compute_cycles
+    assert cmp.total_speedup > 1 and cmp.total_energy_ratio > 1  # bandwidth-bound: fp32 moves more bytes
     assert cmp.total_speedup == cmp.baseline.total.total_cycles / report.total.total_cycles
+    emulated = report.compare("fp32-emulated")  # fp32 on the int8 array: 16 passes per MAC
+    assert emulated.baseline.accelerator == acc
+    assert emulated.baseline.total.compute_cycles > 10 * report.total.compute_cycles
     assert [r.name for r in cmp.layers] == ["a", "b"]
     assert cmp.baseline.format_labels()["accumulators"] == "fp32"
+    ideal = estimate(wl, acc.with_(dram_bandwidth=math.inf), {"weights": "bfp8", "activations": "bfp8"})
+    assert ideal.compare("fp32").total_speedup == 1  # compute-bound: native fp32 MACs are as fast
     same = report.compare(report)
     assert same.total_speedup == 1 and same.total_energy_ratio == 1
 
