@@ -120,8 +120,11 @@ class Accelerator:
         """The same array, SRAMs and links with native fp32 MACs (the fair fp32 baseline).
 
         Every operand is 32 bits wide, so a fp32 MAC takes one cycle, its energy is the table's
-        fp32 multiply plus fp32 add, and SRAM/DRAM move 4 bytes per element.
+        fp32 multiply plus fp32 add, and SRAM/DRAM move 4 bytes per element. An accelerator
+        that is already 32 bits wide everywhere is returned as is.
         """
+        if (self.input_bits, self.weight_bits, self.output_bits, self.acc_bits) == (32, 32, 32, 32):
+            return self
         return replace(
             self, input_bits=32, weight_bits=32, output_bits=32, acc_bits=32, name=f"{self.name}-fp32"
         )

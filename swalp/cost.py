@@ -86,8 +86,10 @@ def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleS
 
     workload = accel_model.Workload.from_torch(model, example, training=True, swa_cycle=swa_cycle)
     formats, rounding = accel_formats(specs)
-    report = accel_model.estimate(workload, accel_model.Accelerator.preset(accelerator), formats=formats,
-                                  rounding=rounding)
+    hardware = accel_model.Accelerator.preset(accelerator)
+    if not any(spec.enabled for spec in specs.values()):
+        hardware = hardware.native_fp32()  # a full-precision run runs on fp32 MACs: its own baseline
+    report = accel_model.estimate(workload, hardware, formats=formats, rounding=rounding)
     compare = report.compare(baseline="fp32")
     return {
         "accelerator": accelerator,
