@@ -1,148 +1,187 @@
-"""Benchmark: accel_model.estimate vs SCALE-Sim 3.0.0 on the same config and topology, per dataflow.
+"""Benchmark: accel_model's two memory models against SCALE-Sim 3.0.0, per layer, and their speed.
 
-For each dataflow, SCALE-Sim runs once (in its own venv, ``SCALESIM_PYTHON``, see
-``scripts/scalesim_run.py``; ideal interface bandwidth, traces written to a temp dir and deleted),
-timed by wall clock with its peak resident memory; ``estimate`` runs on the same inputs (median of
-``--repeat`` runs; peak Python allocation by tracemalloc). Prints both times, the ratio and whether
-the compute cycles agree layer by layer. Then times ``estimate`` of one training step of the
-ResNet-50 topology (forward, backward GEMMs, element-wise updates) on the ``tpu_v1`` preset.
+Default: ResNet-18 (``tests/data/scalesim/topologies/Resnet18.csv``) on SCALE-Sim's ``google.cfg``
+resized to 128x128 (USER mode, Bandwidth 10), ws and os. For each dataflow SCALE-Sim runs once
+(its own venv, ``SCALESIM_PYTHON``, see ``scripts/scalesim_run.py``; traces written to a temp dir
+and deleted) and ``accel-model --config CFG --topology TOPO`` runs as a whole process with each
+memory model (best of ``--repeat`` runs; interpreter start and imports included). Prints, per
+layer, SCALE-Sim's Total and Stall Cycles next to the ``scalesim`` model's (must be equal) and the
+``physical`` model's, then the process times and their ratio. ``--skip-scalesim`` takes SCALE-Sim's
+figures from ``tests/data/scalesim/golden_resnet18_google128.csv`` instead (no speed ratio then).
 
-    SCALESIM_PYTHON=/tmp/scalesim-venv/bin/python python benchmarks/accel.py
-    python benchmarks/accel.py --skip-scalesim        # estimate timings only
+Then: agreement of both models with every golden USER (bandwidth-limited) layer of
+``tests/data/scalesim/golden_compute.csv``; DRAM traffic of the digits-CNN fp32 training step on
+``tpu_v1`` (SCALE-Sim's accounting vs partial sums kept on chip); ``estimate`` of a ResNet-18
+training step on ``tpu_v1`` (time, and its ratios against both fp32 baselines).
+
+    flock /tmp/timing.lock python benchmarks/accel.py
+    python benchmarks/accel.py --skip-scalesim --dataflows ws
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
-from scalesim_run import run_scalesim, scalesim_python, write_cfg  # noqa: E402
+from scalesim_golden import DATA, google128_cfg  # noqa: E402
+from scalesim_run import run_scalesim, scalesim_python  # noqa: E402
 
 from accel_model import Accelerator, Workload, estimate  # noqa: E402
 from benchmarks.common import load_line, machine_line  # noqa: E402
+from tests.accel_model.golden import accelerator, golden, resnet18_google128, workload  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "scalesim" / "topologies"
+RESNET18 = DATA / "topologies" / "Resnet18.csv"
 
 
-def time_estimate(
-    workload: Workload, accel: Accelerator, formats=None, repeat: int = 20
-) -> tuple[float, float]:
-    """(median seconds, peak traced MiB) of ``estimate(workload, accel, formats)``."""
+def process_seconds(cfg: Path, topology: Path, memory: str, repeat: int) -> float:
+    """Best wall time of ``python -m accel_model --config cfg --topology topology --memory memory``."""
+    cmd = [sys.executable, "-m", "accel_model", "--config", str(cfg), "--topology", str(topology)]
+    cmd += ["--memory", memory]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def resnet18(dataflows: list[str], python: str | None, repeat: int) -> None:
+    workload_ = Workload.from_scalesim_topology(RESNET18)
+    print(
+        f"ResNet-18 ({len(workload_)} layers, {workload_.macs / 1e9:.2f} GMAC) on google.cfg at 128x128 "
+        "(USER, bandwidth 10)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for df in dataflows:
+            cfg = google128_cfg(Path(tmp) / f"google128_{df}.cfg", df)
+            accel = Accelerator.from_scalesim_cfg(cfg)
+            exact = estimate(workload_, accel, memory="scalesim").layers
+            ours = estimate(workload_, accel, memory="physical").layers
+            if python is not None:
+                run = run_scalesim(cfg, RESNET18, gemm=False, python=python, timeout_s=4 * 3600)
+                theirs = [
+                    (int(r["Total Cycles"]), int(r["Stall Cycles"]))
+                    for r in run.reports["COMPUTE_REPORT.csv"]
+                ]
+                source = f"live run: {run.wall_s:.1f} s, peak {run.peak_rss_mib:.0f} MiB"
+            else:
+                theirs = resnet18_google128()[df]
+                source = "golden_resnet18_google128.csv"
+            print(f"\n{df}: SCALE-Sim figures from the {source}")
+            print(
+                f"{'layer':10} {'SCALE-Sim total':>15} {'stall':>6} {'scalesim model':>14} {'stall':>6} "
+                f"{'physical':>9} {'stall':>6}"
+            )
+            for layer, t, e, p in zip(workload_.layers, theirs, exact, ours, strict=True):
+                print(
+                    f"{layer.name:10} {t[0]:15} {t[1]:6} {e.total_cycles:14} {e.stall_cycles:6} "
+                    f"{p.total_cycles:9} {p.stall_cycles:6}"
+                )
+            same = sum((e.total_cycles, e.stall_cycles) == t for e, t in zip(exact, theirs, strict=True))
+            total = sum(t[0] for t in theirs)
+            physical_total = sum(p.total_cycles for p in ours)
+            print(
+                f"{df}: scalesim model equal on {same}/{len(theirs)} layers (total "
+                f"{sum(e.total_cycles for e in exact)} vs SCALE-Sim {total}); physical model total "
+                f"{physical_total} ({physical_total / total:.3f}x SCALE-Sim)"
+            )
+            times = {m: process_seconds(cfg, RESNET18, m, repeat) for m in ("scalesim", "physical")}
+            line = ", ".join(f"{m} model {s:.3f} s" for m, s in times.items())
+            if python is not None:
+                line += ", ".join(["", *(f"SCALE-Sim / {m} {run.wall_s / s:.0f}x" for m, s in times.items())])
+            print(f"{df}: whole accel-model process (best of {repeat}): {line}")
+
+
+def golden_user_agreement() -> None:
+    rows = [
+        (c, workload(c["topology"]).layers[int(c["LayerID"])]) for c, _, _ in golden() if c["mode"] == "USER"
+    ]
+    counts = {"scalesim": 0, "physical": 0}
+    ratios = []
+    for row, layer in rows:
+        want = (int(row["Total Cycles"]), int(row["Stall Cycles"]))
+        for memory in counts:
+            (cost,) = estimate(Workload([layer]), accelerator(row, memory)).layers
+            counts[memory] += (cost.total_cycles, cost.stall_cycles) == want
+            if memory == "physical":
+                ratios.append(cost.total_cycles / want[0])
+    stalled = sum(int(r["Stall Cycles"]) > 0 for r, _ in rows)
+    print(
+        f"\ngolden USER layers ({len(rows)}, {stalled} stall in SCALE-Sim): Total and Stall Cycles equal in "
+        f"{counts['scalesim']} (scalesim model) and {counts['physical']} (physical model); physical total / "
+        f"SCALE-Sim total from {min(ratios):.2f} to {max(ratios):.2f}, median {statistics.median(ratios):.2f}"
+    )
+
+
+def digits_dram() -> None:
+    import torch
+
+    from swalp.tasks import TASKS
+
+    model = TASKS["digits-vgg"].build()
+    step = Workload.from_torch(model, torch.randn(64, 1, 8, 8), training=True, swa_cycle=1)
+    # whole-number bandwidth for the scalesim model: 48 B/cycle, not 48.6 (the traffic does not depend on it)
+    tpu = Accelerator.preset("tpu_v1").with_(dram_bandwidth=48.0).native_fp32()
+    parts = {}
+    for memory in ("scalesim", "physical"):
+        report = estimate(step, tpu, "fp32", memory=memory)
+        parts[memory] = report.total
+    print(
+        "\ndigits-CNN fp32 training step (batch 64) on tpu_v1 with native fp32 MACs: DRAM "
+        + ", ".join(
+            f"{m} {c.dram_bytes / 1e6:.1f} MB (ofmap {c.dram_bytes_by_operand['ofmap'] / 1e6:.1f} MB, "
+            f"{100 * c.energy_by_part['dram'] / c.energy_pj:.0f}% of energy)"
+            for m, c in parts.items()
+        )
+    )
+
+
+def training_step(repeat: int) -> None:
+    step = Workload.from_scalesim_topology(RESNET18).training_step(swa_cycle=4)
+    formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
+    tpu = Accelerator.preset("tpu_v1")
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        estimate(workload, accel, formats)
+        report = estimate(step, tpu, formats)
         times.append(time.perf_counter() - start)
-    tracemalloc.start()
-    estimate(workload, accel, formats)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return statistics.median(times), peak / 2**20
+    fair, emulated = report.compare("fp32"), report.compare("fp32-emulated")
+    print(
+        f"\nResNet-18 training step ({len(step)} layers, {step.macs / 1e9:.1f} GMAC) on tpu_v1, bfp8, "
+        f"physical model: estimate {1e3 * statistics.median(times):.2f} ms (median of {repeat}); "
+        f"vs fp32 with native fp32 MACs: speedup {fair.total_speedup:.2f}x, energy ratio "
+        f"{fair.total_energy_ratio:.2f}x; vs fp32 emulated on the int8 array: speedup "
+        f"{emulated.total_speedup:.2f}x, energy ratio {emulated.total_energy_ratio:.2f}x"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--topology", type=Path, default=SHARED / "conv_nets" / "alexnet.csv")
-    parser.add_argument("--array", default="128x128", help="rows x cols of the array")
-    parser.add_argument("--dataflows", default="ws,os,is")
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--skip-scalesim", action="store_true")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--dataflows", default="ws,os")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-scalesim", action="store_true", help="use the golden ResNet-18 figures")
     args = parser.parse_args(argv)
-    rows, cols = (int(x) for x in args.array.lower().split("x"))
     python = None if args.skip_scalesim else scalesim_python()
     if python is None and not args.skip_scalesim:
         print("scalesim not importable: set SCALESIM_PYTHON (scripts/scalesim_run.py) or --skip-scalesim")
         return 2
-    workload = Workload.from_scalesim_topology(args.topology)
     print(f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(machine_line())
-    results: dict[str, object] = {"topology": args.topology.name, "array": f"{rows}x{cols}", "runs": []}
-    print(
-        f"topology {args.topology.name} ({len(workload)} layers, {workload.macs / 1e9:.2f} GMAC), "
-        f"array {rows}x{cols}, ideal bandwidth"
-    )
-    print(
-        f"{'flow':4}  {'scalesim s':>10}  {'scalesim MiB':>12}  {'estimate ms':>11}  {'estimate MiB':>12}  "
-        f"{'speedup':>9}  compute cycles"
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        for df in args.dataflows.split(","):
-            cfg = write_cfg(
-                Path(tmp) / f"{df}.cfg",
-                rows=rows,
-                cols=cols,
-                dataflow=df,
-                ifmap_kb=6144,
-                filter_kb=6144,
-                ofmap_kb=2048,
-            )
-            accel = Accelerator.from_scalesim_cfg(cfg)
-            est_s, est_mib = time_estimate(workload, accel, repeat=args.repeat)
-            ours = [c.compute_cycles for c in estimate(workload, accel).layers]
-            run = {
-                "dataflow": df,
-                "estimate_s": est_s,
-                "estimate_peak_mib": est_mib,
-                "total_cycles": sum(ours),
-            }
-            if python is not None:
-                theirs = run_scalesim(cfg, args.topology, gemm=False, python=python)
-                cycles = [int(r["Total Cycles"]) for r in theirs.reports["COMPUTE_REPORT.csv"]]
-                same = sum(a == b for a, b in zip(ours, cycles, strict=True))
-                run.update(
-                    scalesim_s=theirs.wall_s,
-                    scalesim_peak_mib=theirs.peak_rss_mib,
-                    speedup=theirs.wall_s / est_s,
-                    layers_equal=same,
-                    layers=len(ours),
-                )
-                print(
-                    f"{df:4}  {theirs.wall_s:10.1f}  {theirs.peak_rss_mib:12.0f}  {est_s * 1e3:11.3f}  "
-                    f"{est_mib:12.3f}  {theirs.wall_s / est_s:9.0f}  {same}/{len(ours)} layers equal "
-                    f"(total {sum(ours)})"
-                )
-            else:
-                dash = "-"
-                print(
-                    f"{df:4}  {dash:>10}  {dash:>12}  {est_s * 1e3:11.3f}  {est_mib:12.3f}  {dash:>9}  "
-                    f"total {sum(ours)}"
-                )
-            results["runs"].append(run)
-    resnet50 = Workload.from_scalesim_topology(SHARED / "conv_nets" / "Resnet50.csv")
-    step = resnet50.training_step(swa_cycle=4)
-    formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
-    tpu = Accelerator.preset("tpu_v1")
-    step_s, step_mib = time_estimate(step, tpu, formats, repeat=args.repeat)
-    report = estimate(step, tpu, formats)
-    cmp = report.compare("fp32")
-    results["resnet50_training_step"] = {
-        "layers": len(step),
-        "gmac": step.macs / 1e9,
-        "estimate_s": step_s,
-        "estimate_peak_mib": step_mib,
-        "speedup_vs_fp32": cmp.total_speedup,
-        "energy_ratio_vs_fp32": cmp.total_energy_ratio,
-    }
-    print(
-        f"ResNet-50 training step ({len(step)} layers, {step.macs / 1e9:.1f} GMAC) on tpu_v1, bfp8: "
-        f"estimate {step_s * 1e3:.2f} ms (peak {step_mib:.2f} MiB); "
-        f"vs fp32: speedup {cmp.total_speedup:.2f}x, energy ratio {cmp.total_energy_ratio:.2f}x"
-    )
+    resnet18(args.dataflows.split(","), python, args.repeat)
+    golden_user_agreement()
+    digits_dram()
+    training_step(args.repeat)
     print(f"at the end: {load_line()}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
     return 0
 
 

@@ -6,10 +6,11 @@ dataflow below (ideal CALC runs, and bandwidth-limited USER runs with small SRAM
 writes one CSV per SCALE-Sim report with the run's settings as leading columns:
 ``golden_compute.csv``, ``golden_bandwidth.csv``, ``golden_access.csv``.
 
-``--resnet18`` instead runs ResNet-18 (``shared/scalesim/topologies/conv_nets/Resnet18.csv``) on
-SCALE-Sim's ``google.cfg`` resized to a 128x128 array (USER mode, Bandwidth 10), ws and os, and
-writes its COMPUTE_REPORT rows to ``golden_resnet18_google128.csv`` (about 3 minutes and 5 GB per
-dataflow on an idle machine; run it under ``nice``).
+``--resnet18`` instead runs ResNet-18 (``tests/data/scalesim/topologies/Resnet18.csv``) on
+SCALE-Sim's ``google.cfg`` (``tests/data/scalesim/google.cfg``; both copied from SCALE-Sim v3)
+resized to a 128x128 array (USER mode, Bandwidth 10), ws and os, and writes its COMPUTE_REPORT
+rows to ``golden_resnet18_google128.csv`` (about 3 minutes and 5 GB per dataflow on an idle
+machine; run it under ``nice``).
 
 Usage::
 
@@ -56,7 +57,6 @@ SETTINGS = [
     "filter_kb",
     "ofmap_kb",
 ]
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "scalesim"
 RESNET18_OUT = "golden_resnet18_google128.csv"
 OUT_NAMES = {
     "COMPUTE_REPORT.csv": "golden_compute.csv",
@@ -108,7 +108,7 @@ def all_runs() -> list[dict[str, object]]:
 def google128_cfg(path: Path, dataflow: str) -> Path:
     """SCALE-Sim's ``google.cfg`` with a 128x128 array and ``dataflow``, written to ``path``."""
     lines = []
-    for line in (SHARED / "configs" / "google.cfg").read_text().splitlines():
+    for line in (DATA / "google.cfg").read_text().splitlines():
         key = line.split(":")[0].strip()
         if key in ("ArrayHeight", "ArrayWidth"):
             line = f"{key}: 128"
@@ -136,7 +136,7 @@ def run_resnet18(python: str, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for df in ("ws", "os"):
             cfg = google128_cfg(Path(tmp) / f"google128_{df}.cfg", df)
-            topo = SHARED / "topologies" / "conv_nets" / "Resnet18.csv"
+            topo = DATA / "topologies" / "Resnet18.csv"
             result = run_scalesim(cfg, topo, gemm=False, python=python, timeout_s=4 * 3600)
             print(f"ResNet-18 {df}: {result.wall_s:.0f} s, {result.peak_rss_mib:.0f} MiB", flush=True)
             rows += resnet18_rows(df, result.reports["COMPUTE_REPORT.csv"])

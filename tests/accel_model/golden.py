@@ -45,7 +45,10 @@ def run_key(row: dict[str, str]) -> str:
 def accelerator(row: dict[str, str], memory: str = "scalesim") -> Accelerator:
     """The accelerator of a golden run, as ``from_scalesim_cfg`` reads the config that produced it."""
     user = row["mode"] == "USER"
-    bandwidth = float(row["bandwidth"]) if user else None
+
+    def bandwidth(column: str) -> float | None:
+        return float(row[column]) if user else None
+
     return Accelerator(
         rows=int(row["rows"]),
         cols=int(row["cols"]),
@@ -53,9 +56,18 @@ def accelerator(row: dict[str, str], memory: str = "scalesim") -> Accelerator:
         ifmap_sram_kib=float(row["ifmap_kb"]),
         filter_sram_kib=float(row["filter_kb"]),
         ofmap_sram_kib=float(row["ofmap_kb"]),
-        dram_bandwidth=bandwidth if user else math.inf,
-        ifmap_bandwidth=bandwidth,
-        filter_bandwidth=bandwidth,
-        ofmap_bandwidth=bandwidth,
+        dram_bandwidth=float(row["bandwidth"]) if user else math.inf,
+        ifmap_bandwidth=bandwidth("ifmap_bw"),
+        filter_bandwidth=bandwidth("filter_bw"),
+        ofmap_bandwidth=bandwidth("bandwidth"),
         memory=memory,
     )
+
+
+@cache
+def resnet18_google128() -> dict[str, list[tuple[int, int]]]:
+    """SCALE-Sim's (Total Cycles, Stall Cycles) per ResNet-18 layer on google.cfg at 128x128, by dataflow."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for row in _rows("golden_resnet18_google128.csv"):
+        out.setdefault(row["dataflow"], []).append((int(row["Total Cycles"]), int(row["Stall Cycles"])))
+    return out
