@@ -54,6 +54,8 @@ import numpy as np
 from accel_model.memory.scalesim_streams import (
     Geometry,
     demand_matrix,
+    filter_matrix,
+    ifmap_matrix,
     ofmap_line_counts,
     prefetch_stream,
 )
@@ -109,20 +111,18 @@ class _ReadWindow:
         valid = demand != -1
         stream = demand[valid]
         lines = np.nonzero(valid)[0]
-        uniq, ids = np.unique(prefetch, return_inverse=True)
-        n_addr, n_sets = len(uniq), self.sets
-        pairs = np.unique((np.arange(len(prefetch)) // self.set_size) * n_addr + ids)
-        members = pairs % n_addr
-        starts = np.searchsorted(pairs // n_addr, np.arange(n_sets + 1))
-        wanted = np.searchsorted(uniq, stream)
-        wanted_ok = wanted < n_addr
-        if not np.all(uniq[np.minimum(wanted, n_addr - 1)] == stream) or not wanted_ok.all():
+        size = int(max(prefetch.max(initial=0), stream.max(initial=0))) + 1
+        present = np.zeros(size, dtype=bool)
+        present[prefetch] = True
+        if not present[stream].all():
             raise ValueError("demand address missing from the prefetch stream (SCALE-Sim would loop)")
-        count = np.zeros(n_addr, dtype=np.int32)
+        # occurrences of each address in the window's sets: a hit is a count > 0
+        count = np.zeros(size, dtype=np.int32)
+        n_sets, per_set, wanted = self.sets, self.set_size, stream
 
         def update(first: int, how_many: int, delta: int) -> None:
             for lo, hi in _circular(first, how_many, n_sets):
-                np.add.at(count, members[starts[lo] : starts[hi]], delta)
+                np.add.at(count, prefetch[lo * per_set : hi * per_set], np.int32(delta))
 
         update(0, self.active_sets, 1)
         start, k, pos, chunk = 0, 0, 0, 4096
@@ -254,13 +254,15 @@ def simulate(g: Geometry, dataflow: str, rows: int, cols: int, buffers: Buffers)
             "ifmap": (buffers.ifmap_words, buffers.ifmap_bw),
             "filter": (buffers.filter_words, buffers.filter_bw),
         }
+        matrices = None
         for operand in ("ifmap", "filter"):
             words, bw = sizes[operand]
             window = _ReadWindow(words, bw, valid[operand])
             if not window.holds_everything:
+                matrices = matrices or (ifmap_matrix(g), filter_matrix(g))
                 events = window.misses(
-                    prefetch_stream(g, dataflow, rows, cols, operand),
-                    demand_matrix(g, dataflow, rows, cols, operand),
+                    prefetch_stream(*matrices, dataflow, rows, cols, operand),
+                    demand_matrix(*matrices, dataflow, rows, cols, operand),
                 )
                 reads.append((window, events))
     write_buffer = _WriteBuffer(buffers.ofmap_words, buffers.ofmap_bw or cols)

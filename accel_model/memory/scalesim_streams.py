@@ -99,15 +99,20 @@ def fold_columns(x: np.ndarray, width: int) -> list[np.ndarray]:
 def anti_diagonal_order(x: np.ndarray) -> np.ndarray:
     """Elements of ``x`` by anti-diagonals, bottom row first within one (``create_*_prefetch_mat``)."""
     rows, cols = x.shape
-    r = np.arange(rows)[:, None]
-    c = np.arange(cols)[None, :]
-    key = (r + c) * rows + (rows - 1 - r)
-    return x.ravel()[np.argsort(key.ravel(), kind="stable")]
+    diag = np.arange(rows + cols - 1)
+    top = np.minimum(diag, rows - 1)
+    length = top - np.maximum(0, diag - cols + 1) + 1
+    first = np.cumsum(length) - length
+    step = np.arange(rows * cols) - np.repeat(first, length)
+    row = np.repeat(top, length) - step
+    col = np.repeat(diag, length) - row
+    return x[row, col]
 
 
-def prefetch_stream(g: Geometry, dataflow: str, rows: int, cols: int, operand: str) -> np.ndarray:
-    """The valid addresses of a read buffer's prefetch matrix, in fill order."""
-    ifmap, filt = ifmap_matrix(g), filter_matrix(g)
+def prefetch_stream(
+    ifmap: np.ndarray, filt: np.ndarray, dataflow: str, rows: int, cols: int, operand: str
+) -> np.ndarray:
+    """The valid addresses of a read buffer's prefetch matrix, in fill order (operand matrices given)."""
     if operand == "ifmap":
         source, width, diagonal = {
             "ws": (ifmap, rows, True),
@@ -146,10 +151,11 @@ def _pad(block: np.ndarray, rows: int | None, width: int) -> np.ndarray:
     return block
 
 
-def demand_matrix(g: Geometry, dataflow: str, R: int, C: int, operand: str) -> np.ndarray:
+def demand_matrix(
+    ifmap: np.ndarray, filt: np.ndarray, dataflow: str, R: int, C: int, operand: str
+) -> np.ndarray:
     """The demand matrix of ``operand`` (``"ifmap"`` or ``"filter"``), all folds, as SCALE-Sim."""
-    ifmap, filt = ifmap_matrix(g), filter_matrix(g)
-    M, N, K = g.M, g.n, g.K
+    (M, K), N = ifmap.shape, filt.shape[1]
     folds = []
     if dataflow == "ws":  # Sr = K, Sc = N, T = M
         for fc in range(-(-N // C)):
