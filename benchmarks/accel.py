@@ -4,7 +4,9 @@ Default: ResNet-18 (``tests/data/scalesim/topologies/Resnet18.csv``) on SCALE-Si
 resized to 128x128 (USER mode, Bandwidth 10), ws and os. For each dataflow SCALE-Sim runs once
 (its own venv, ``SCALESIM_PYTHON``, see ``scripts/scalesim_run.py``; traces written to a temp dir
 and deleted) and ``accel-model --config CFG --topology TOPO`` runs as a whole process with each
-memory model (best of ``--repeat`` runs; interpreter start and imports included). Prints, per
+memory model (best of ``--repeat`` runs; interpreter start and imports included; those timings
+hold ``/tmp/timing.lock``, the minutes-long SCALE-Sim runs do not, so run the script under
+``nice`` rather than inside ``flock``). Prints, per
 layer, SCALE-Sim's Total and Stall Cycles next to the ``scalesim`` model's (must be equal) and the
 ``physical`` model's, then the process times and their ratio. ``--skip-scalesim`` takes SCALE-Sim's
 figures from ``tests/data/scalesim/golden_resnet18_google128.csv`` instead (no speed ratio then).
@@ -14,14 +16,16 @@ Then: agreement of both models with every golden USER (bandwidth-limited) layer 
 ``tpu_v1`` (SCALE-Sim's accounting vs partial sums kept on chip); ``estimate`` of a ResNet-18
 training step on ``tpu_v1`` (time, and its ratios against both fp32 baselines).
 
-    flock /tmp/timing.lock python benchmarks/accel.py
+    nice -n 10 python benchmarks/accel.py
     python benchmarks/accel.py --skip-scalesim --dataflows ws
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import fcntl
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,17 @@ from benchmarks.common import load_line, machine_line  # noqa: E402
 from tests.accel_model.golden import accelerator, golden, resnet18_google128, workload  # noqa: E402
 
 RESNET18 = DATA / "topologies" / "Resnet18.csv"
+
+
+@contextlib.contextmanager
+def timing_lock():
+    """Hold ``/tmp/timing.lock`` (the machine's lock for recorded timings) inside the block."""
+    with open("/tmp/timing.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def process_seconds(cfg: Path, topology: Path, memory: str, repeat: int) -> float:
@@ -95,11 +110,13 @@ def resnet18(dataflows: list[str], python: str | None, repeat: int) -> None:
                 f"{sum(e.total_cycles for e in exact)} vs SCALE-Sim {total}); physical model total "
                 f"{physical_total} ({physical_total / total:.3f}x SCALE-Sim)"
             )
-            times = {m: process_seconds(cfg, RESNET18, m, repeat) for m in ("scalesim", "physical")}
+            with timing_lock():
+                times = {m: process_seconds(cfg, RESNET18, m, repeat) for m in ("scalesim", "physical")}
+                load = load_line()
             line = ", ".join(f"{m} model {s:.3f} s" for m, s in times.items())
             if python is not None:
                 line += ", ".join(["", *(f"SCALE-Sim / {m} {run.wall_s / s:.0f}x" for m, s in times.items())])
-            print(f"{df}: whole accel-model process (best of {repeat}): {line}")
+            print(f"{df}: whole accel-model process (best of {repeat}; {load}): {line}")
 
 
 def golden_user_agreement() -> None:
@@ -151,10 +168,11 @@ def training_step(repeat: int) -> None:
     formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
     tpu = Accelerator.preset("tpu_v1")
     times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        report = estimate(step, tpu, formats)
-        times.append(time.perf_counter() - start)
+    with timing_lock():
+        for _ in range(repeat):
+            start = time.perf_counter()
+            report = estimate(step, tpu, formats)
+            times.append(time.perf_counter() - start)
     fair, emulated = report.compare("fp32"), report.compare("fp32-emulated")
     print(
         f"\nResNet-18 training step ({len(step)} layers, {step.macs / 1e9:.1f} GMAC) on tpu_v1, bfp8, "
