@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import datetime
 import fcntl
+import os
 import statistics
 import subprocess
 import sys
@@ -58,16 +59,32 @@ def timing_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def process_seconds(cfg: Path, topology: Path, memory: str, repeat: int) -> float:
-    """Best wall time of ``python -m accel_model --config cfg --topology topology --memory memory``."""
-    cmd = [sys.executable, "-m", "accel_model", "--config", str(cfg), "--topology", str(topology)]
-    cmd += ["--memory", memory]
+def cli_seconds(args: list[str], repeat: int) -> float:
+    """Best wall time of the whole process ``python -m accel_model ARGS`` (this checkout's code)."""
+    cmd = [sys.executable, "-m", "accel_model", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def process_seconds(cfg: Path, topology: Path, memory: str, repeat: int) -> float:
+    """Best wall time of ``accel-model --config cfg --topology topology --memory memory``."""
+    return cli_seconds(["--config", str(cfg), "--topology", str(topology), "--memory", memory], repeat)
+
+
+def startup(repeat: int) -> None:
+    with timing_lock():
+        help_s = cli_seconds(["--help"], repeat)
+        tpu_s = cli_seconds(["--preset", "tpu_v1", "--topology", str(RESNET18)], repeat)
+        load = load_line()
+    print(
+        f"\nwhole process (best of {repeat}; {load}): accel-model --help {help_s:.3f} s; "
+        f"ResNet-18 estimate on tpu_v1 (physical model) {tpu_s:.3f} s"
+    )
 
 
 def resnet18(dataflows: list[str], python: str | None, repeat: int) -> None:
@@ -195,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(machine_line())
+    startup(args.repeat)
     resnet18(args.dataflows.split(","), python, args.repeat)
     golden_user_agreement()
     digits_dram()
