@@ -3,11 +3,17 @@
 Golden data: tests/data/scalesim (SCALE-Sim itself, run by scripts/scalesim_golden.py).
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from accel_model import Workload, estimate
+from accel_model import Accelerator, Workload, estimate
 from accel_model.systolic import map_gemm, sram_accesses
-from tests.accel_model.golden import accelerator, golden, run_key, workload
+from tests.accel_model.golden import DATA, accelerator, golden, resnet18_google128, run_key, workload
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from scalesim_golden import google128_cfg
 
 ROWS = golden()
 
@@ -97,3 +103,13 @@ def test_dram_counts_equal_scalesim_when_operands_fit_in_sram(row):
         int(float(access["DRAM Filter Reads"])),
         int(float(access["DRAM OFMAP Writes"])),
     )
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_resnet18_on_google_cfg_128x128_equals_scalesim_layer_by_layer(tmp_path, dataflow):
+    cfg = google128_cfg(tmp_path / "google128.cfg", dataflow)
+    layers = estimate(
+        Workload.from_scalesim_topology(DATA / "topologies" / "Resnet18.csv"),
+        Accelerator.from_scalesim_cfg(cfg),
+    ).layers
+    assert [(c.total_cycles, c.stall_cycles) for c in layers] == resnet18_google128()[dataflow]
