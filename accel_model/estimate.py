@@ -267,7 +267,7 @@ def scalesim_layer(layer: Layer, k: int, accel: Accelerator) -> Any:
 
 
 def _whole(value: float, what: str) -> int:
-    if value != int(value):
+    if not math.isfinite(value) or value != int(value):
         raise ValueError(f"memory='scalesim' needs a whole number for {what}, got {value}")
     return int(value)
 
