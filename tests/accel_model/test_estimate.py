@@ -152,8 +152,8 @@ def test_scalesim_user_mode_fetches_at_least_the_distinct_elements_and_writes_ev
             int(float(access[k])) for k in ("DRAM IFMAP Reads", "DRAM Filter Reads", "DRAM OFMAP Writes")
         ]
         assert layer.ifmap_elements <= theirs[0] and layer.filter_elements <= theirs[1]
-        # its write lines are padded: a few extra words
-        assert ours.dram_words["ofmap"] <= theirs[2] <= ours.dram_words["ofmap"] + 8
+        # it drains whole lines of `bandwidth` words: a partly filled line counts full (< 1% here)
+        assert ours.dram_words["ofmap"] <= theirs[2] <= ours.dram_words["ofmap"] * 1.01
         checked += 1
     assert checked > 60
 

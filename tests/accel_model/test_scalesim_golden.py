@@ -105,7 +105,7 @@ def test_dram_counts_equal_scalesim_when_operands_fit_in_sram(row):
     )
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", sorted(resnet18_google128()))
 def test_resnet18_on_google_cfg_128x128_equals_scalesim_layer_by_layer(tmp_path, dataflow):
     cfg = google128_cfg(tmp_path / "google128.cfg", dataflow)
     layers = estimate(
