@@ -1,0 +1,340 @@
+"""``assert_unbiased``: statistical checks of a stochastic-rounding quantizer, with a stated
+false-alarm rate and a stated power.
+
+Stochastic rounding of ``x`` between neighbouring values ``lo < hi`` of the format must
+return ``lo`` or ``hi``, ``hi`` with probability ``f = (x - lo) / (hi - lo)``, so that
+``E[Q(x)] = x``. With ``r`` random bits the up-probability can only be a multiple of
+``2**-r``; the exact bias bound is ``|E[Q(x)] - x| < (hi - lo) * 2**-r``
+(``floor(y + R / 2**r)`` is biased down by less than that, comparing ``R < 2**r * frac(y)``
+up by less than that); both directions are accepted.
+
+Tests (each draw is a Bernoulli "up"; ``N`` draws per element over ``calls`` calls):
+
+1. neighbours: every draw is ``lo`` or ``hi`` (deterministic: no false alarms);
+2. bias: the number of ups ``K`` of each element against the exact binomial tails of
+   ``Binomial(N, f - 2**-r)`` and ``Binomial(N, f + 2**-r)`` (outside ``[0, 1]``: clipped);
+3. independence across elements: pairs of copies of ``x`` in one call agree (both up or
+   both down) no more often than independent draws allow (a random number shared across
+   elements makes them agree always);
+4. independence across calls: the same positions in calls with different seeds agree no more
+   often than independent draws allow (a repeated stream);
+5. reproducibility: the same seed gives the same bits (deterministic).
+
+The false-alarm rate ``alpha`` is split by Bonferroni: ``alpha / 2`` over the two-sided bias
+tests of the elements, ``alpha / 4`` over each independence test; the exact binomial
+critical values make each test's size at most its share, so a correct quantizer fails one
+call with probability at most ``alpha``. Power: for each element, the smallest deviation of
+the up-probability beyond the bound that the bias test detects with probability 99 %
+(exact binomial), reported by :class:`UnbiasedReport` and in every failure message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from scipy.stats import binom
+
+import lpformats as lp
+from lpformats.formats import BlockFloat, FloatFormat, MXFormat
+from lpformats.rng import FULL_PRECISION_BITS
+from lpformats.testing.compare import as_float64, same_values, show
+from lpformats.testing.search import CounterexampleError, call_quantizer
+
+#: Detection probability at which the power is stated.
+POWER = 0.99
+#: Elements listed in a failure message.
+SHOWN = 4
+
+
+@dataclass(frozen=True)
+class UnbiasedReport:
+    """What a passed :func:`assert_unbiased` checked and could have detected.
+
+    Biases are in ulps (units of ``hi - lo`` of each element): ``detectable_ulp`` is, over
+    the tested elements, the range (best, worst) of the smallest up-probability deviation
+    beyond the bound ``2**-r`` detected with probability 99 %; ``observed_ulp`` the largest
+    ``|mean(Q(x)) - x| / (hi - lo)`` seen."""
+
+    fmt: str
+    elements: int
+    draws: int
+    calls: int
+    alpha: float
+    stochastic_bits: int
+    detectable_ulp: tuple[float, float]
+    observed_ulp: float
+
+    def __str__(self) -> str:
+        best, worst = self.detectable_ulp
+        return (
+            f"assert_unbiased({self.fmt}): {self.elements} element(s) between neighbours, {self.draws} draws "
+            f"each over {self.calls} call(s), false-alarm rate {self.alpha:g} per call, bias bound "
+            f"ulp * 2**-{self.stochastic_bits}; power: detects a bias beyond the bound of "
+            f"{best:.3g} ulp (best element) to {worst:.3g} ulp (worst) with probability {POWER:.0%}; "
+            f"largest observed |bias| {self.observed_ulp:.3g} ulp"
+        )
+
+
+def _fraction(x: float, lo: float, hi: float) -> float:
+    """``(x - lo) / (hi - lo)`` rounded once (exact rational arithmetic)."""
+    return float((Fraction(x) - Fraction(lo)) / (Fraction(hi) - Fraction(lo)))
+
+
+def _smallest_p(
+    reaches: Callable[[np.ndarray], np.ndarray], start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """Per element, the point nearest ``start`` on the segment to ``end`` where ``reaches``
+    (monotone along the segment) becomes true; NaN where it is false even at ``end``."""
+    ok_end = reaches(end)
+    near, far = start.copy(), end.copy()
+    for _ in range(60):
+        mid = (near + far) / 2
+        hit = reaches(mid)
+        far = np.where(hit, mid, far)
+        near = np.where(hit, near, mid)
+    return np.where(ok_end, far, np.nan)
+
+
+@dataclass(frozen=True)
+class _BiasTest:
+    """Exact binomial acceptance region for the up-counts, and its power."""
+
+    draws: int
+    p_low: np.ndarray
+    p_high: np.ndarray
+    level: float
+
+    @property
+    def most(self) -> np.ndarray:
+        """Largest accepted up-count (more is too many ups even at ``p_high``)."""
+        return binom.isf(self.level, self.draws, self.p_high)
+
+    @property
+    def least(self) -> np.ndarray:
+        """Smallest accepted up-count."""
+        return binom.ppf(self.level, self.draws, self.p_low)
+
+    def rejects(self, ups: np.ndarray) -> np.ndarray:
+        return (ups > self.most) | (ups < self.least)
+
+    def detectable(self) -> np.ndarray:
+        """Per element: the smallest deviation of the up-probability beyond the bound that is
+        detected with probability :data:`POWER` (the worse of the two directions that can
+        happen; NaN when neither can be detected)."""
+        most, least = self.most, self.least
+        up = _smallest_p(
+            lambda p: binom.sf(most, self.draws, p) >= POWER, self.p_high, np.ones_like(self.p_high)
+        )
+        down = _smallest_p(
+            lambda p: binom.cdf(least - 1, self.draws, p) >= POWER, self.p_low, np.zeros_like(self.p_low)
+        )
+        up_delta, down_delta = up - self.p_high, self.p_low - down
+        with np.errstate(invalid="ignore"):
+            return np.fmax(
+                np.where(self.p_high < 1, up_delta, np.nan), np.where(self.p_low > 0, down_delta, np.nan)
+            )
+
+
+def _agreement_limit(pairs: int, p_low: np.ndarray, p_high: np.ndarray, level: float) -> np.ndarray:
+    """Largest accepted number of agreeing pairs (both up or both down) among ``pairs``
+    independent pairs, for up-probabilities anywhere in ``[p_low, p_high]``."""
+    agree = np.maximum(p_low**2 + (1 - p_low) ** 2, p_high**2 + (1 - p_high) ** 2)
+    return binom.isf(level, pairs, agree)
+
+
+def _check_args(fmt: object, x: np.ndarray, alpha: float, draws: int, calls: int) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha (false-alarm rate per call) must be in (0, 1); got {alpha!r}")
+    if calls < 2:
+        raise ValueError(f"calls must be >= 2 (independence across calls needs two); got {calls}")
+    if draws < 2 * calls:
+        raise ValueError(f"draws (per element) must be >= 2 * calls = {2 * calls}; got {draws}")
+    if x.size == 0:
+        raise ValueError("x is empty: give the values whose stochastic rounding is tested")
+    if not np.isfinite(x).all():
+        i = int(np.flatnonzero(~np.isfinite(x.reshape(-1)))[0])
+        raise ValueError(f"x must be finite (E[Q(x)] = x is about numbers); x[{i}] = {x.reshape(-1)[i]!r}")
+
+
+def _neighbours(x: np.ndarray, fmt: object) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)``: the format's values around each element, checked to lie in the range."""
+    lo, hi = (as_float64(lp.quantize(x, fmt, mode)) for mode in ("down", "up"))
+    xv = as_float64(x)
+    bad = ~(np.isfinite(lo) & np.isfinite(hi) & (lo <= xv) & (xv <= hi))
+    if isinstance(fmt, FloatFormat) and not fmt.subnormals:
+        bad |= (xv != 0) & (np.abs(xv) < fmt.smallest_normal)
+    if bad.any():
+        i = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise ValueError(
+            f"x[{i}] = {x.reshape(-1)[i]!r} is outside the range of {fmt} or in its flush-to-zero "
+            f"range: E[Q(x)] = x holds only between two values of the format"
+        )
+    return lo, hi
+
+
+def assert_unbiased(
+    fn: Callable[[Any, int], Any],
+    x: Any,
+    fmt: object,
+    *,
+    stochastic_bits: int | None = None,
+    draws: int = 1 << 18,
+    calls: int = 8,
+    alpha: float = 1e-6,
+    seed: int = 0,
+    reproducible: bool = True,
+    tensor: str = "numpy",
+) -> UnbiasedReport:
+    """Check a stochastic-rounding quantizer ``fn(x, seed)`` (see the module docstring).
+
+    Args:
+        fn: ``fn(x, seed) -> quantized x``: numpy array (or torch tensor, ``tensor='torch'``)
+            in, same shape out; ``seed`` an int that selects the random numbers.
+        x: the values to round (numpy array or sequence; its float dtype is kept, float64 by
+            default), each between two values of ``fmt``, e.g.
+            :func:`~lpformats.testing.boundaries.stochastic_probes`. For scalar formats, every
+            call gets ``draws / calls`` copies of ``x`` stacked along a new first axis; for
+            block formats ``x`` is one tensor (its blocks fix the grid) and every call
+            rounds it once, with ``draws`` calls.
+        fmt: the format (object or spelling).
+        stochastic_bits: random bits per draw the quantizer is meant to use (None: 53, i.e.
+            exactly unbiased at any testable sample size).
+        draws: draws per element (scalar formats).
+        calls: calls of ``fn``, seeds ``seed, seed + 1, ...`` (scalar formats).
+        alpha: false-alarm rate of the whole check for a correct quantizer.
+        seed: first seed.
+        reproducible: also check that the same seed gives the same bits.
+        tensor: ``numpy`` or ``torch``.
+
+    Returns:
+        An :class:`UnbiasedReport` (with the power achieved).
+
+    Raises:
+        CounterexampleError: a draw that is not a neighbour, a biased up-probability, dependent
+            draws, or an irreproducible seed, with the offending element and the figures.
+    """
+    fmt = lp.parse(fmt)
+    r = FULL_PRECISION_BITS if stochastic_bits is None else int(stochastic_bits)
+    if not 1 <= r <= FULL_PRECISION_BITS:
+        raise ValueError(f"stochastic_bits must be in [1, 53] or None; got {stochastic_bits!r}")
+    x = np.asarray(x)
+    x = x if x.dtype in (np.float16, np.float32, np.float64) else x.astype(np.float64)
+    blocks = isinstance(fmt, (BlockFloat, MXFormat))
+    if blocks:
+        calls, copies = draws, 1
+    else:
+        copies = 2 * math.ceil(draws / calls / 2)
+    _check_args(fmt, x, alpha, copies * calls, calls)
+    lo, hi = _neighbours(x, fmt)
+    flat_x, flat_lo, flat_hi = as_float64(x).reshape(-1), lo.reshape(-1), hi.reshape(-1)
+    active = np.flatnonzero(flat_lo != flat_hi)
+    f = np.array([_fraction(flat_x[i], flat_lo[i], flat_hi[i]) for i in active])
+    band = 2.0**-r
+    p_low, p_high = np.clip(f - band, 0, 1), np.clip(f + band, 0, 1)
+    tile = x if blocks else np.broadcast_to(x, (copies, *x.shape)).copy()
+    n = copies * calls
+    ups = np.zeros(active.size, dtype=np.int64)
+    agree_within = np.zeros(active.size, dtype=np.int64)
+    agree_across = np.zeros(active.size, dtype=np.int64)
+    previous = first = None
+    header = (
+        f"stochastic rounding to {fmt} (false-alarm rate {alpha:g} per call; {n} draws per element in "
+        f"{calls} call(s); r = {r} random bits: |E[Q(x)] - x| < ulp * 2**-{r})"
+    )
+
+    def element(i: int) -> str:
+        return f"x = {show(flat_x[i], x.dtype)} between {flat_lo[i]!r} and {flat_hi[i]!r}"
+
+    for c in range(calls):
+        out = call_quantizer(lambda t, s=seed + c: fn(t, s), tile, tensor).reshape(copies, -1)
+        if c == 0:
+            first = out
+        neighbour = (out == flat_lo) | (out == flat_hi)
+        if not neighbour.all():
+            bad_draws = np.argwhere(~neighbour)
+            j = int(bad_draws[0][1])
+            count = int((~neighbour[:, j]).sum())
+            got = out[tuple(bad_draws[0])]
+            raise CounterexampleError(
+                f"{header}\ndraws that are not neighbours of x: {int((~neighbour).sum())} of {out.size} in call {c} "
+                f"(seed {seed + c}):\n  {element(j)}: fn returned {got!r} in {count} of {copies} copies"
+                + (
+                    "  (x is a value of the format: it must come back unchanged)"
+                    if flat_lo[j] == flat_hi[j]
+                    else ""
+                )
+            )
+        up = out[:, active] == flat_hi[active]
+        ups += up.sum(axis=0)
+        agree_within += (up[0::2] == up[1::2]).sum(axis=0) if copies >= 2 else 0
+        if previous is not None:
+            agree_across += (up == previous).sum(axis=0)
+        previous = up
+    if reproducible:
+        again = call_quantizer(lambda t: fn(t, seed), tile, tensor).reshape(copies, -1)
+        differ = ~same_values(again, first)
+        if differ.any():
+            j = int(np.argwhere(differ)[0][1])
+            raise CounterexampleError(
+                f"{header}\nthe same seed does not give the same bits: two calls with seed {seed} differ in "
+                f"{int(differ.sum())} of {differ.size} elements;\n  first: {element(j)}: "
+                f"{first[np.argwhere(differ)[0][0], j]!r} then {again[np.argwhere(differ)[0][0], j]!r}\n"
+                "  (the seed is ignored or not all randomness comes from it; pass reproducible=False if "
+                "this quantizer is not meant to be reproducible)"
+            )
+    m = max(active.size, 1)
+    test = _BiasTest(n, p_low, p_high, alpha / 2 / (2 * m))
+    detectable = test.detectable() if active.size else np.array([np.nan])
+    power = (
+        f"power: with {n} draws the test detects an up-probability off by more than the bound by "
+        f"{np.nanmin(detectable):.3g} (best element) to {np.nanmax(detectable):.3g} (worst element) "
+        f"with probability {POWER:.0%}"
+        if np.isfinite(detectable).any()
+        else "power: no element can fail"
+    )
+    rejected = np.flatnonzero(test.rejects(ups))
+    if rejected.size:
+        most, least = test.most, test.least
+        rows = []
+        for k in rejected[:SHOWN]:
+            j = active[k]
+            rows.append(
+                f"  {element(j)}: up-probability should be {f[k]:.6g} (within +-2**-{r}), observed {ups[k]} of {n} "
+                f"= {ups[k] / n:.6g}: bias {ups[k] / n - f[k]:+.3g} ulp = "
+                f"{(ups[k] / n - f[k]) * (flat_hi[j] - flat_lo[j]):+.3g}; accepted {int(least[k])}..{int(most[k])} ups"
+            )
+        more = f"\n  ... and {rejected.size - SHOWN} more" if rejected.size > SHOWN else ""
+        raise CounterexampleError(
+            f"{header}\nbiased: {rejected.size} of {active.size} element(s) fail the exact binomial "
+            f"test:\n" + "\n".join(rows) + more + f"\n{power}"
+        )
+    checks = [
+        ("elements of one call", agree_within, copies // 2 * calls),
+        ("calls with different seeds", agree_across, copies * (calls - 1)),
+    ]
+    for what, agree, pairs in checks:
+        if pairs == 0 or not active.size:
+            continue
+        limit = _agreement_limit(pairs, p_low, p_high, alpha / 4 / m)
+        dependent = np.flatnonzero(agree > limit)
+        if dependent.size:
+            k = int(dependent[np.argmax((agree - limit)[dependent])])
+            raise CounterexampleError(
+                f"{header}\ndraws are not independent across {what}: {dependent.size} of {active.size} element(s) "
+                f"agree (both up or both down) too often\n  {element(active[k])}: {agree[k]} of {pairs} pairs "
+                f"agree, at most {int(limit[k])} accepted for independent draws with up-probability {f[k]:.6g} "
+                + (
+                    "(a random number shared across elements?)"
+                    if "elements" in what
+                    else "(a repeated random stream?)"
+                )
+            )
+    observed = float(np.max(np.abs(ups / n - f))) if active.size else 0.0
+    finite = detectable[np.isfinite(detectable)]
+    span = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+    return UnbiasedReport(str(fmt), int(active.size), n, calls, alpha, r, span, observed)
