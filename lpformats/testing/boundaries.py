@@ -79,6 +79,12 @@ def _random_grid_values(fmt: ScalarFormat, count: int, rng: np.random.Generator)
     return lp.quantize(values, fmt, "zero")
 
 
+def clip_to_range(x: np.ndarray, fmt: ScalarFormat) -> np.ndarray:
+    """``x`` clipped into a scalar format's finite range ``[min, max]``, keeping its dtype."""
+    low = fmt.min_value if isinstance(fmt, FixedPoint) else -fmt.max_value
+    return np.clip(x, low, fmt.max_value).astype(x.dtype)
+
+
 def special_values(fmt: ScalarFormat) -> np.ndarray:
     """Zero, the largest finite value and half an ulp, one ulp and far beyond it, the
     subnormal range, the smallest normal and just below, and infinity (positive side)."""

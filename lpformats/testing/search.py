@@ -114,8 +114,12 @@ def verify(
     return SearchReport(check, swept, max_examples if strategy is not None else 0)
 
 
-def _sweep(title: str, failures: Callable[[np.ndarray], Failure | None], sweep: Sequence[np.ndarray],
-           elementwise: bool) -> int:
+def _sweep(
+    title: str,
+    failures: Callable[[np.ndarray], Failure | None],
+    sweep: Sequence[np.ndarray],
+    elementwise: bool,
+) -> int:
     swept = 0
     for x in sorted(sweep, key=lambda a: a.size):
         failure = failures(x)
@@ -132,10 +136,20 @@ def _sweep(title: str, failures: Callable[[np.ndarray], Failure | None], sweep: 
     return swept
 
 
-def _hypothesis_search(title: str, failures: Callable[[np.ndarray], Failure | None],
-                       strategy: st.SearchStrategy, max_examples: int) -> None:
-    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+def _hypothesis_search(
+    title: str,
+    failures: Callable[[np.ndarray], Failure | None],
+    strategy: st.SearchStrategy,
+    max_examples: int,
+) -> None:
+    @settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
     @given(strategy)
     def search(x: np.ndarray) -> None:
         failure = failures(x)

@@ -147,7 +147,7 @@ def _agreement_limit(pairs: int, p_low: np.ndarray, p_high: np.ndarray, level: f
     return binom.isf(level, pairs, agree)
 
 
-def _check_args(fmt: object, x: np.ndarray, alpha: float, draws: int, calls: int) -> None:
+def _check_args(x: np.ndarray, alpha: float, draws: int, calls: int) -> None:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha (false-alarm rate per call) must be in (0, 1); got {alpha!r}")
     if calls < 2:
@@ -224,117 +224,152 @@ def assert_unbiased(
         raise ValueError(f"stochastic_bits must be in [1, 53] or None; got {stochastic_bits!r}")
     x = np.asarray(x)
     x = x if x.dtype in (np.float16, np.float32, np.float64) else x.astype(np.float64)
-    blocks = isinstance(fmt, (BlockFloat, MXFormat))
-    if blocks:
+    if isinstance(fmt, (BlockFloat, MXFormat)):
         calls, copies = draws, 1
     else:
         copies = 2 * math.ceil(draws / calls / 2)
-    _check_args(fmt, x, alpha, copies * calls, calls)
-    lo, hi = _neighbours(x, fmt)
-    flat_x, flat_lo, flat_hi = as_float64(x).reshape(-1), lo.reshape(-1), hi.reshape(-1)
-    active = np.flatnonzero(flat_lo != flat_hi)
-    f = np.array([_fraction(flat_x[i], flat_lo[i], flat_hi[i]) for i in active])
-    band = 2.0**-r
-    p_low, p_high = np.clip(f - band, 0, 1), np.clip(f + band, 0, 1)
-    tile = x if blocks else np.broadcast_to(x, (copies, *x.shape)).copy()
-    n = copies * calls
-    ups = np.zeros(active.size, dtype=np.int64)
-    agree_within = np.zeros(active.size, dtype=np.int64)
-    agree_across = np.zeros(active.size, dtype=np.int64)
-    previous = first = None
+    _check_args(x, alpha, copies * calls, calls)
+    draws_ = _Draws(x, fmt, r, copies, calls)
     header = (
-        f"stochastic rounding to {fmt} (false-alarm rate {alpha:g} per call; {n} draws per element in "
-        f"{calls} call(s); r = {r} random bits: |E[Q(x)] - x| < ulp * 2**-{r})"
+        f"stochastic rounding to {fmt} (false-alarm rate {alpha:g} per call; {draws_.n} draws per "
+        f"element in {calls} call(s); r = {r} random bits: |E[Q(x)] - x| < ulp * 2**-{r})"
     )
-
-    def element(i: int) -> str:
-        return f"x = {show(flat_x[i], x.dtype)} between {flat_lo[i]!r} and {flat_hi[i]!r}"
-
+    tile = x if copies == 1 else np.broadcast_to(x, (copies, *x.shape)).copy()
+    first = None
     for c in range(calls):
         out = call_quantizer(lambda t, s=seed + c: fn(t, s), tile, tensor).reshape(copies, -1)
-        if c == 0:
-            first = out
-        neighbour = (out == flat_lo) | (out == flat_hi)
-        if not neighbour.all():
-            bad_draws = np.argwhere(~neighbour)
-            j = int(bad_draws[0][1])
-            count = int((~neighbour[:, j]).sum())
-            got = out[tuple(bad_draws[0])]
+        first = out if first is None else first
+        problem = draws_.add(out)
+        if problem:
             raise CounterexampleError(
-                f"{header}\ndraws that are not neighbours of x: {int((~neighbour).sum())} of {out.size} in call {c} "
-                f"(seed {seed + c}):\n  {element(j)}: fn returned {got!r} in {count} of {copies} copies"
-                + (
-                    "  (x is a value of the format: it must come back unchanged)"
-                    if flat_lo[j] == flat_hi[j]
-                    else ""
-                )
+                f"{header}\ndraws that are not neighbours of x in call {c} (seed {seed + c}): {problem}"
             )
-        up = out[:, active] == flat_hi[active]
-        ups += up.sum(axis=0)
-        agree_within += (up[0::2] == up[1::2]).sum(axis=0) if copies >= 2 else 0
-        if previous is not None:
-            agree_across += (up == previous).sum(axis=0)
-        previous = up
     if reproducible:
         again = call_quantizer(lambda t: fn(t, seed), tile, tensor).reshape(copies, -1)
-        differ = ~same_values(again, first)
-        if differ.any():
-            j = int(np.argwhere(differ)[0][1])
+        problem = draws_.irreproducible(first, again)
+        if problem:
             raise CounterexampleError(
-                f"{header}\nthe same seed does not give the same bits: two calls with seed {seed} differ in "
-                f"{int(differ.sum())} of {differ.size} elements;\n  first: {element(j)}: "
-                f"{first[np.argwhere(differ)[0][0], j]!r} then {again[np.argwhere(differ)[0][0], j]!r}\n"
-                "  (the seed is ignored or not all randomness comes from it; pass reproducible=False if "
-                "this quantizer is not meant to be reproducible)"
+                f"{header}\nthe same seed does not give the same bits: two calls with seed {seed} {problem}"
             )
-    m = max(active.size, 1)
-    test = _BiasTest(n, p_low, p_high, alpha / 2 / (2 * m))
-    detectable = test.detectable() if active.size else np.array([np.nan])
-    power = (
-        f"power: with {n} draws the test detects an up-probability off by more than the bound by "
-        f"{np.nanmin(detectable):.3g} (best element) to {np.nanmax(detectable):.3g} (worst element) "
-        f"with probability {POWER:.0%}"
-        if np.isfinite(detectable).any()
-        else "power: no element can fail"
-    )
-    rejected = np.flatnonzero(test.rejects(ups))
-    if rejected.size:
-        most, least = test.most, test.least
-        rows = []
-        for k in rejected[:SHOWN]:
-            j = active[k]
-            rows.append(
-                f"  {element(j)}: up-probability should be {f[k]:.6g} (within +-2**-{r}), observed {ups[k]} of {n} "
-                f"= {ups[k] / n:.6g}: bias {ups[k] / n - f[k]:+.3g} ulp = "
-                f"{(ups[k] / n - f[k]) * (flat_hi[j] - flat_lo[j]):+.3g}; accepted {int(least[k])}..{int(most[k])} ups"
+    return draws_.verdict(alpha, header)
+
+
+class _Draws:
+    """Counts of the draws of one :func:`assert_unbiased` run, per tested element."""
+
+    def __init__(self, x: np.ndarray, fmt: object, r: int, copies: int, calls: int) -> None:
+        lo, hi = _neighbours(x, fmt)
+        self.fmt, self.r, self.copies, self.calls, self.dtype = fmt, r, copies, calls, x.dtype
+        self.x, self.lo, self.hi = as_float64(x).reshape(-1), lo.reshape(-1), hi.reshape(-1)
+        self.active = np.flatnonzero(self.lo != self.hi)
+        self.f = np.array([_fraction(self.x[i], self.lo[i], self.hi[i]) for i in self.active])
+        band = 2.0**-r
+        self.p_low, self.p_high = np.clip(self.f - band, 0, 1), np.clip(self.f + band, 0, 1)
+        self.n = copies * calls
+        self.ups = np.zeros(self.active.size, dtype=np.int64)
+        self.agree_within = np.zeros(self.active.size, dtype=np.int64)
+        self.agree_across = np.zeros(self.active.size, dtype=np.int64)
+        self.previous: np.ndarray | None = None
+
+    def element(self, i: int) -> str:
+        return f"x = {show(self.x[i], self.dtype)} between {float(self.lo[i])!r} and {float(self.hi[i])!r}"
+
+    def add(self, out: np.ndarray) -> str | None:
+        """Count one call's draws (``copies`` rows); a message when a draw is no neighbour."""
+        neighbour = (out == self.lo) | (out == self.hi)
+        if not neighbour.all():
+            row, j = (int(v) for v in np.argwhere(~neighbour)[0])
+            exact = (
+                "  (x is a value of the format: it must come back unchanged)"
+                if self.lo[j] == self.hi[j]
+                else ""
             )
-        more = f"\n  ... and {rejected.size - SHOWN} more" if rejected.size > SHOWN else ""
-        raise CounterexampleError(
-            f"{header}\nbiased: {rejected.size} of {active.size} element(s) fail the exact binomial "
-            f"test:\n" + "\n".join(rows) + more + f"\n{power}"
+            return (
+                f"{int((~neighbour).sum())} of {out.size}\n  {self.element(j)}: fn returned "
+                f"{float(out[row, j])!r} in {int((~neighbour[:, j]).sum())} of {self.copies} copies{exact}"
+            )
+        up = out[:, self.active] == self.hi[self.active]
+        self.ups += up.sum(axis=0)
+        if self.copies >= 2:
+            self.agree_within += (up[0::2] == up[1::2]).sum(axis=0)
+        if self.previous is not None:
+            self.agree_across += (up == self.previous).sum(axis=0)
+        self.previous = up
+        return None
+
+    def irreproducible(self, first: np.ndarray, again: np.ndarray) -> str | None:
+        differ = ~same_values(again, first)
+        if not differ.any():
+            return None
+        row, j = (int(v) for v in np.argwhere(differ)[0])
+        return (
+            f"differ in {int(differ.sum())} of {differ.size} elements;\n  first: {self.element(j)}: "
+            f"{float(first[row, j])!r} then {float(again[row, j])!r}\n  (the seed is ignored or not all "
+            "randomness comes from it; pass reproducible=False if this quantizer is not meant to "
+            "be reproducible)"
         )
-    checks = [
-        ("elements of one call", agree_within, copies // 2 * calls),
-        ("calls with different seeds", agree_across, copies * (calls - 1)),
-    ]
-    for what, agree, pairs in checks:
-        if pairs == 0 or not active.size:
-            continue
-        limit = _agreement_limit(pairs, p_low, p_high, alpha / 4 / m)
+
+    def verdict(self, alpha: float, header: str) -> UnbiasedReport:
+        """Run the bias and independence tests; raise on a rejection, else report."""
+        m = max(self.active.size, 1)
+        test = _BiasTest(self.n, self.p_low, self.p_high, alpha / 2 / (2 * m))
+        detectable = test.detectable() if self.active.size else np.array([np.nan])
+        finite = detectable[np.isfinite(detectable)]
+        span = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+        power = (
+            f"power: with {self.n} draws the test detects an up-probability off by more than the bound by "
+            f"{span[0]:.3g} (best element) to {span[1]:.3g} (worst element) with probability {POWER:.0%}"
+        )
+        rejected = np.flatnonzero(test.rejects(self.ups))
+        if rejected.size:
+            rows = [self._biased_row(k, test) for k in rejected[:SHOWN]]
+            if rejected.size > SHOWN:
+                rows.append(f"  ... and {rejected.size - SHOWN} more")
+            raise CounterexampleError(
+                f"{header}\nbiased: {rejected.size} of {self.active.size} element(s) fail "
+                "the exact binomial test:\n" + "\n".join(rows) + f"\n{power}"
+            )
+        checks = (
+            (
+                "elements of one call",
+                self.agree_within,
+                self.copies // 2 * self.calls,
+                "a random number shared across elements?",
+            ),
+            (
+                "calls with different seeds",
+                self.agree_across,
+                self.copies * (self.calls - 1),
+                "a repeated random stream?",
+            ),
+        )
+        for what, agree, pairs, hint in checks:
+            if pairs and self.active.size:
+                self._independent(what, agree, pairs, alpha / 4 / m, header, hint)
+        observed = float(np.max(np.abs(self.ups / self.n - self.f))) if self.active.size else 0.0
+        return UnbiasedReport(
+            str(self.fmt), int(self.active.size), self.n, self.calls, alpha, self.r, span, observed
+        )
+
+    def _biased_row(self, k: int, test: _BiasTest) -> str:
+        j, rate = self.active[k], self.ups[k] / self.n
+        bias = rate - self.f[k]
+        return (
+            f"  {self.element(j)}: up-probability should be {self.f[k]:.6g} (within +-2**-{self.r}), "
+            f"observed {self.ups[k]} of {self.n} = {rate:.6g}: bias {bias:+.3g} ulp = "
+            f"{bias * (self.hi[j] - self.lo[j]):+.3g}; accepted {int(test.least[k])}..{int(test.most[k])} ups"
+        )
+
+    def _independent(
+        self, what: str, agree: np.ndarray, pairs: int, level: float, header: str, hint: str
+    ) -> None:
+        limit = _agreement_limit(pairs, self.p_low, self.p_high, level)
         dependent = np.flatnonzero(agree > limit)
         if dependent.size:
             k = int(dependent[np.argmax((agree - limit)[dependent])])
             raise CounterexampleError(
-                f"{header}\ndraws are not independent across {what}: {dependent.size} of {active.size} element(s) "
-                f"agree (both up or both down) too often\n  {element(active[k])}: {agree[k]} of {pairs} pairs "
-                f"agree, at most {int(limit[k])} accepted for independent draws with up-probability {f[k]:.6g} "
-                + (
-                    "(a random number shared across elements?)"
-                    if "elements" in what
-                    else "(a repeated random stream?)"
-                )
+                f"{header}\ndraws are not independent across {what}: {dependent.size} of {self.active.size} "
+                f"element(s) agree (both up or both down) too often\n  {self.element(self.active[k])}: "
+                f"{agree[k]} of {pairs} pairs agree, at most {int(limit[k])} accepted for independent "
+                f"draws with up-probability {self.f[k]:.6g} ({hint})"
             )
-    observed = float(np.max(np.abs(ups / n - f))) if active.size else 0.0
-    finite = detectable[np.isfinite(detectable)]
-    span = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-    return UnbiasedReport(str(fmt), int(active.size), n, calls, alpha, r, span, observed)

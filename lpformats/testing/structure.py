@@ -15,7 +15,7 @@ import numpy as np
 import lpformats as lp
 from lpformats.formats import FixedPoint, FloatFormat
 from lpformats.testing import strategies
-from lpformats.testing.boundaries import boundary_values, check_scalar_format, next_value_up
+from lpformats.testing.boundaries import boundary_values, check_scalar_format, clip_to_range, next_value_up
 from lpformats.testing.compare import as_float64, same_values, show
 from lpformats.testing.oracle import _dtype
 from lpformats.testing.search import Failure, SearchReport, call_quantizer, verify
@@ -34,18 +34,13 @@ def _rows(x: np.ndarray, bad: np.ndarray, describe: Callable[[int], str]) -> str
 def _finite_sweep(fmt: object, dtype: np.dtype, in_range: bool) -> np.ndarray:
     x = boundary_values(fmt, dtype, nan=False)
     x = x[np.isfinite(x)]
-    return _clip(x, fmt) if in_range else x
-
-
-def _clip(x: np.ndarray, fmt: FixedPoint | FloatFormat) -> np.ndarray:
-    low = fmt.min_value if isinstance(fmt, FixedPoint) else -fmt.max_value
-    return np.clip(x, low, fmt.max_value).astype(x.dtype)
+    return clip_to_range(x, fmt) if in_range else x
 
 
 def _strategy(fmt: object, dtype: np.dtype, in_range: bool):
     arrays = strategies.boundary_arrays(fmt, dtype, nan=False)
     arrays = arrays.map(lambda a: a[np.isfinite(a)])
-    return arrays.map(lambda a: _clip(a, fmt)) if in_range else arrays
+    return arrays.map(lambda a: clip_to_range(a, fmt)) if in_range else arrays
 
 
 def assert_monotone(
@@ -117,7 +112,8 @@ def assert_idempotent(
                 x,
                 bad,
                 lambda i: (
-                    f"  x = {show(x[i], dtype)}: fn(x) = {show(once[i], dtype)}, fn(fn(x)) = {show(again[i], dtype)}"
+                    f"  x = {show(x[i], dtype)}: fn(x) = {show(once[i], dtype)}, "
+                    f"fn(fn(x)) = {show(again[i], dtype)}"
                 ),
             ),
         )
@@ -168,7 +164,8 @@ def assert_sign_symmetric(
                 x,
                 bad,
                 lambda i: (
-                    f"  x = {show(x[i], dtype)}: fn(x) = {show(plus[i], dtype)}, fn(-x) = {show(minus[i], dtype)}"
+                    f"  x = {show(x[i], dtype)}: fn(x) = {show(plus[i], dtype)}, "
+                    f"fn(-x) = {show(minus[i], dtype)}"
                 ),
             ),
         )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lpformats as lp
-from tests.lpformats.helpers import assert_same_values
+from lpformats.testing.compare import assert_same_values
 
 FORMATS = ["int8", "fixed(8,4,wrap)", "fp8_e4m3", "bf16", "fp4_e2m1", "bfp8", "bfp(6,axis=1)",
            "bfp(6,block=5)", "mxfp8_e4m3", "mx(fp4_e2m1,block=4,axis=0)", "mxint8"]

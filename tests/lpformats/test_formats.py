@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import lpformats as lp
 from lpformats import BlockFloat, FixedPoint, FloatFormat, MXFormat
 from lpformats.spelling import PRESETS
-from tests.lpformats.strategies import any_formats, float_formats
+from lpformats.testing.strategies import any_formats, float_formats
 
 #: MX with any small float element (not only the OCP ones) or the 8-bit integer element.
 mx_any_element = st.builds(

@@ -24,7 +24,7 @@ from gfloat.formats import (
 
 import lpformats as lp
 from lpformats.rng import random_bits
-from tests.lpformats.helpers import assert_same_values
+from lpformats.testing.compare import assert_same_values
 
 GFLOAT = {
     "mxfp8_e4m3": format_info_mxfp8_e4m3,

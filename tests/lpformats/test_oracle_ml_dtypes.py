@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import lpformats as lp
-from tests.lpformats.helpers import assert_same_values, boundary_inputs
+from lpformats.testing.boundaries import boundary_values
+from lpformats.testing.compare import assert_same_values
 from tests.lpformats.reference import reference_quantize
 
 ORACLES = {
@@ -52,7 +53,7 @@ SWEEP = _sweep_float32()
 def _inputs(name: str, dtype=np.float32) -> np.ndarray:
     fmt = lp.parse(name)
     with np.errstate(invalid="ignore"):
-        x = np.concatenate([SWEEP.astype(dtype), boundary_inputs(fmt, dtype=dtype, limit=4000)])
+        x = np.concatenate([SWEEP.astype(dtype), boundary_values(fmt, dtype=dtype, limit=4000)])
     return x if fmt.has_nan else x[~np.isnan(x)]
 
 
@@ -106,7 +107,7 @@ def test_float64_inputs(name):
     got = lp.quantize(x, name)
     assert got.dtype == np.float64
     assert_same_values(got, expected, x, name)
-    near = boundary_inputs(fmt, dtype=np.float64, limit=300)
+    near = boundary_values(fmt, dtype=np.float64, limit=300, nan=fmt.has_nan)
     assert_same_values(lp.quantize(near, name), reference_quantize(near, fmt), near, name)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import lpformats as lp
-from tests.lpformats.helpers import assert_same_values
+from lpformats.testing.compare import assert_same_values
 from tests.lpformats.test_oracle_ml_dtypes import SWEEP
 
 pytestmark = pytest.mark.skipif(

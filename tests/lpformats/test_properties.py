@@ -19,14 +19,14 @@ from hypothesis import strategies as st
 
 import lpformats as lp
 from lpformats import BlockFloat, FixedPoint, FloatFormat, MXFormat
-from tests.lpformats.helpers import assert_same_values
-from tests.lpformats.strategies import (
+from lpformats.testing.boundaries import clip_to_range
+from lpformats.testing.compare import assert_same_values
+from lpformats.testing.strategies import (
     any_formats,
     block_float_formats,
     finite_arrays,
     fixed_formats,
     float_formats,
-    in_range,
     mx_formats,
     scalar_formats,
 )
@@ -154,7 +154,7 @@ def test_down_and_up_are_adjacent_grid_values_around_x(fmt, x, seed):
     elements above the largest mantissa/element saturate (checked: they equal the grid end).
     In the flush-to-zero range every mode gives 0 or +-smallest normal."""
     if not isinstance(fmt, (BlockFloat, MXFormat)):
-        x = in_range(x, fmt)
+        x = clip_to_range(x, fmt)
     down = lp.quantize(x, fmt, "down").astype(np.float64)
     up = lp.quantize(x, fmt, "up").astype(np.float64)
     sto = lp.quantize(x, fmt, "stochastic", seed=seed).astype(np.float64)
@@ -196,7 +196,7 @@ def test_stochastic_rounding_is_unbiased(fmt, x, seed, nbits):
     happens for ``2**r - ceil(2**r * (1 - frac))`` of the ``2**r`` values of ``R``."""
     n = 4000
     if not isinstance(fmt, (BlockFloat, MXFormat)):
-        x = float(in_range(np.array([x], dtype=np.float32), fmt)[0])
+        x = float(clip_to_range(np.array([x], dtype=np.float32), fmt)[0])
     assume(not _flushed(fmt, np.array(x)))
     if isinstance(fmt, BlockFloat):
         assume(x == 0 or np.floor(np.log2(abs(x))) + 1 <= fmt.exponent_range[1])
