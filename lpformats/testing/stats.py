@@ -11,14 +11,21 @@ up by less than that); both directions are accepted.
 Tests (each draw is a Bernoulli "up"; ``N`` draws per element over ``calls`` calls):
 
 1. neighbours: every draw is ``lo`` or ``hi`` (deterministic: no false alarms);
-2. bias: the number of ups ``K`` of each element against the exact binomial tails of
+2. reproducibility: the same seed gives the same bits (deterministic);
+3. independence across elements: the up-counts ``K_c`` of the copies of ``x`` in each call
+   ``c`` vary no more than independent draws allow (a random number shared across the
+   elements of a call makes ``K_c`` all or nothing);
+4. independence across calls: the same positions in calls ``2i`` and ``2i + 1`` (different
+   seeds) do not go up together more often than independent draws do (a repeated stream);
+5. bias: the number of ups ``K`` of each element against the exact binomial tails of
    ``Binomial(N, f - 2**-r)`` and ``Binomial(N, f + 2**-r)`` (outside ``[0, 1]``: clipped);
-3. independence across elements: pairs of copies of ``x`` in one call agree (both up or
-   both down) no more often than independent draws allow (a random number shared across
-   elements makes them agree always);
-4. independence across calls: the same positions in calls with different seeds agree no more
-   often than independent draws allow (a repeated stream);
-5. reproducibility: the same seed gives the same bits (deterministic).
+   run last, as it assumes the independence that 3 and 4 check.
+
+Both independence tests condition on margins, which makes them exact whatever the
+up-probability (so a bias cannot pass for dependence, nor one kind of dependence for the
+other): given the total ``K``, each ``K_c`` is hypergeometric (test 3, both tails, every
+call); given the up-counts of calls ``2i`` and ``2i + 1``, the number of positions up in both
+is hypergeometric (test 4, a one-sided Fisher exact test per pair of calls).
 
 The false-alarm rate ``alpha`` is split by Bonferroni: ``alpha / 2`` over the two-sided bias
 tests of the elements, ``alpha / 4`` over each independence test; the exact binomial
@@ -37,7 +44,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, hypergeom
 
 import lpformats as lp
 from lpformats.formats import BlockFloat, FloatFormat, MXFormat
@@ -140,11 +147,19 @@ class _BiasTest:
             )
 
 
-def _agreement_limit(pairs: int, p_low: np.ndarray, p_high: np.ndarray, level: float) -> np.ndarray:
-    """Largest accepted number of agreeing pairs (both up or both down) among ``pairs``
-    independent pairs, for up-probabilities anywhere in ``[p_low, p_high]``."""
-    agree = np.maximum(p_low**2 + (1 - p_low) ** 2, p_high**2 + (1 - p_high) ** 2)
-    return binom.isf(level, pairs, agree)
+def _call_tails(per_call: np.ndarray, copies: int) -> np.ndarray:
+    """Per element: the smallest one-sided p-value over calls of its up-count ``K_c``
+    (rows: calls), hypergeometric given the total over the calls."""
+    total, draws = per_call.sum(axis=0), per_call.shape[0] * copies
+    low = hypergeom.cdf(per_call, draws, total, copies)
+    high = hypergeom.sf(per_call - 1, draws, total, copies)
+    return np.minimum(low, high).min(axis=0)
+
+
+def _joint_tails(first: np.ndarray, second: np.ndarray, both: np.ndarray, copies: int) -> np.ndarray:
+    """Per element: the smallest one-sided Fisher p-value over pairs of calls (rows) of the
+    number of positions up in both calls, hypergeometric given each call's up-count."""
+    return hypergeom.sf(both - 1, copies, first, second).min(axis=0)
 
 
 def _check_args(x: np.ndarray, alpha: float, draws: int, calls: int) -> None:
@@ -267,8 +282,8 @@ class _Draws:
         self.p_low, self.p_high = np.clip(self.f - band, 0, 1), np.clip(self.f + band, 0, 1)
         self.n = copies * calls
         self.ups = np.zeros(self.active.size, dtype=np.int64)
-        self.agree_within = np.zeros(self.active.size, dtype=np.int64)
-        self.agree_across = np.zeros(self.active.size, dtype=np.int64)
+        self.per_call: list[np.ndarray] = []  # up-count per element, per call
+        self.joint: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # calls 2i, 2i+1: ups, ups, both
         self.previous: np.ndarray | None = None
 
     def element(self, i: int) -> str:
@@ -290,11 +305,12 @@ class _Draws:
             )
         up = out[:, self.active] == self.hi[self.active]
         self.ups += up.sum(axis=0)
-        if self.copies >= 2:
-            self.agree_within += (up[0::2] == up[1::2]).sum(axis=0)
-        if self.previous is not None:
-            self.agree_across += (up == self.previous).sum(axis=0)
-        self.previous = up
+        self.per_call.append(up.sum(axis=0))
+        if self.previous is None:
+            self.previous = up
+        else:
+            self.joint.append((self.previous.sum(axis=0), up.sum(axis=0), (self.previous & up).sum(axis=0)))
+            self.previous = None
         return None
 
     def irreproducible(self, first: np.ndarray, again: np.ndarray) -> str | None:
@@ -310,7 +326,7 @@ class _Draws:
         )
 
     def verdict(self, alpha: float, header: str) -> UnbiasedReport:
-        """Run the bias and independence tests; raise on a rejection, else report."""
+        """Run the independence tests, then the bias test; raise on a rejection, else report."""
         m = max(self.active.size, 1)
         test = _BiasTest(self.n, self.p_low, self.p_high, alpha / 2 / (2 * m))
         detectable = test.detectable() if self.active.size else np.array([np.nan])
@@ -320,6 +336,10 @@ class _Draws:
             f"power: with {self.n} draws the test detects an up-probability off by more than the bound by "
             f"{span[0]:.3g} (best element) to {span[1]:.3g} (worst element) with probability {POWER:.0%}"
         )
+        if self.active.size and self.copies >= 2:
+            self._independent_elements(alpha / 4 / m / (2 * self.calls), header)
+        if self.active.size and self.joint:
+            self._independent_calls(alpha / 4 / m / len(self.joint), header)
         rejected = np.flatnonzero(test.rejects(self.ups))
         if rejected.size:
             rows = [self._biased_row(k, test) for k in rejected[:SHOWN]]
@@ -329,23 +349,6 @@ class _Draws:
                 f"{header}\nbiased: {rejected.size} of {self.active.size} element(s) fail "
                 "the exact binomial test:\n" + "\n".join(rows) + f"\n{power}"
             )
-        checks = (
-            (
-                "elements of one call",
-                self.agree_within,
-                self.copies // 2 * self.calls,
-                "a random number shared across elements?",
-            ),
-            (
-                "calls with different seeds",
-                self.agree_across,
-                self.copies * (self.calls - 1),
-                "a repeated random stream?",
-            ),
-        )
-        for what, agree, pairs, hint in checks:
-            if pairs and self.active.size:
-                self._independent(what, agree, pairs, alpha / 4 / m, header, hint)
         observed = float(np.max(np.abs(self.ups / self.n - self.f))) if self.active.size else 0.0
         return UnbiasedReport(
             str(self.fmt), int(self.active.size), self.n, self.calls, alpha, self.r, span, observed
@@ -360,16 +363,34 @@ class _Draws:
             f"{bias * (self.hi[j] - self.lo[j]):+.3g}; accepted {int(test.least[k])}..{int(test.most[k])} ups"
         )
 
-    def _independent(
-        self, what: str, agree: np.ndarray, pairs: int, level: float, header: str, hint: str
-    ) -> None:
-        limit = _agreement_limit(pairs, self.p_low, self.p_high, level)
-        dependent = np.flatnonzero(agree > limit)
+    def _independent_elements(self, level: float, header: str) -> None:
+        per_call = np.array(self.per_call)
+        p = _call_tails(per_call, self.copies)
+        dependent = np.flatnonzero(p <= level)
         if dependent.size:
-            k = int(dependent[np.argmax((agree - limit)[dependent])])
+            k = int(dependent[np.argmin(p[dependent])])
+            counts = ", ".join(str(int(v)) for v in per_call[:, k])
             raise CounterexampleError(
-                f"{header}\ndraws are not independent across {what}: {dependent.size} of {self.active.size} "
-                f"element(s) agree (both up or both down) too often\n  {self.element(self.active[k])}: "
-                f"{agree[k]} of {pairs} pairs agree, at most {int(limit[k])} accepted for independent "
-                f"draws with up-probability {self.f[k]:.6g} ({hint})"
+                f"{header}\ndraws are not independent across the elements of one call: {dependent.size} of "
+                f"{self.active.size} element(s) vary together (a random number shared across elements?)\n"
+                f"  {self.element(self.active[k])}: up in {counts} of the {self.copies} copies in calls "
+                f"0..{self.calls - 1}; for independent draws each count is hypergeometric given their total "
+                f"(smallest tail p = {p[k]:.3g}, threshold {level:.3g})"
+            )
+
+    def _independent_calls(self, level: float, header: str) -> None:
+        first, second, both = (np.array(v) for v in zip(*self.joint, strict=True))
+        p = _joint_tails(first, second, both, self.copies)
+        dependent = np.flatnonzero(p <= level)
+        if dependent.size:
+            k = int(dependent[np.argmin(p[dependent])])
+            pair = int(np.argmin(hypergeom.sf(both[:, k] - 1, self.copies, first[:, k], second[:, k])))
+            expected = first[pair, k] * second[pair, k] / self.copies
+            raise CounterexampleError(
+                f"{header}\ndraws are not independent across calls with different seeds: {dependent.size} of "
+                f"{self.active.size} element(s) go up in the same positions (a repeated random stream?)\n"
+                f"  {self.element(self.active[k])}: calls {2 * pair} and {2 * pair + 1} went up at "
+                f"{first[pair, k]} and {second[pair, k]} of {self.copies} positions, at {both[pair, k]} in "
+                f"both; {expected:.1f} expected for independent calls (Fisher exact p = {p[k]:.3g}, "
+                f"threshold {level:.3g})"
             )
