@@ -135,9 +135,10 @@ def boundary_values(
     with np.errstate(over="ignore"):
         points = np.unique(np.concatenate([points, -points])).astype(dtype)
     finite = points[np.isfinite(points)]
-    around = np.concatenate(
-        [np.nextafter(finite, np.inf, dtype=dtype), np.nextafter(finite, -np.inf, dtype=dtype)]
-    )
+    with np.errstate(over="ignore"):  # the neighbours of dtype's largest value are infinite
+        around = np.concatenate(
+            [np.nextafter(finite, np.inf, dtype=dtype), np.nextafter(finite, -np.inf, dtype=dtype)]
+        )
     extra = [-0.0, np.nan, -np.nan] if nan else [-0.0]
     return np.concatenate([points, around, np.array(extra, dtype=dtype)])
 

@@ -7,28 +7,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def simplicity_key(value: float) -> tuple:
-    """Sort key: smaller is simpler (``0.5`` before ``0.5625`` before ``1e-30`` before inf)."""
-    v = float(value)
-    if np.isnan(v):
-        return (2, 0, 0, 0, 0.0)
-    if np.isinf(v):
-        return (1, 0, 0, int(v < 0), 0.0)
-    if v == 0:
-        return (0, 0, 0, int(np.signbit(v)), 0.0)
-    mantissa, exponent = np.frexp(abs(v))
-    bits = 53
-    m = int(np.ldexp(mantissa, 53))
-    while bits > 1 and m % 2 == 0:
-        m //= 2
-        bits -= 1
-    return (0, bits, abs(int(exponent) - 1), int(v < 0), abs(v))
+def simplicity_keys(values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sort keys of ``values`` for ``np.lexsort`` (last key first): smaller is simpler
+    (``0.5`` before ``0.5625`` before ``1e-30`` before inf before NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    kind = np.where(np.isnan(v), 2, np.where(np.isinf(v), 1, 0))
+    finite = np.where(np.isfinite(v) & (v != 0), np.abs(v), 1.0)
+    mantissa, exponent = np.frexp(finite)
+    integer = np.ldexp(mantissa, 53).astype(np.int64)
+    trailing = np.log2((integer & -integer).astype(np.float64)).astype(np.int64)
+    bits = np.where(v == 0, 0, 53 - trailing)
+    distance = np.where(v == 0, 0, np.abs(exponent - 1))
+    return (np.abs(np.nan_to_num(v)), np.signbit(v), distance, bits, kind)
 
 
 def simplest_first(values: np.ndarray) -> np.ndarray:
-    """``values`` (1-D) without duplicate bit patterns, sorted by :func:`simplicity_key`."""
+    """``values`` (1-D) without duplicate bit patterns, sorted by :func:`simplicity_keys`."""
     values = np.asarray(values)
     _, first = np.unique(values.view(f"u{values.dtype.itemsize}"), return_index=True)
     unique = values[np.sort(first)]
-    order = sorted(range(unique.size), key=lambda i: simplicity_key(unique[i]))
-    return unique[np.array(order, dtype=np.int64)] if order else unique
+    return unique[np.lexsort(simplicity_keys(unique))]

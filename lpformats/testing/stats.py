@@ -162,13 +162,11 @@ def _joint_tails(first: np.ndarray, second: np.ndarray, both: np.ndarray, copies
     return hypergeom.sf(both - 1, copies, first, second).min(axis=0)
 
 
-def _check_args(x: np.ndarray, alpha: float, draws: int, calls: int) -> None:
+def _check_args(x: np.ndarray, alpha: float, calls: int) -> None:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha (false-alarm rate per call) must be in (0, 1); got {alpha!r}")
     if calls < 2:
         raise ValueError(f"calls must be >= 2 (independence across calls needs two); got {calls}")
-    if draws < 2 * calls:
-        raise ValueError(f"draws (per element) must be >= 2 * calls = {2 * calls}; got {draws}")
     if x.size == 0:
         raise ValueError("x is empty: give the values whose stochastic rounding is tested")
     if not np.isfinite(x).all():
@@ -241,9 +239,11 @@ def assert_unbiased(
     x = x if x.dtype in (np.float16, np.float32, np.float64) else x.astype(np.float64)
     if isinstance(fmt, (BlockFloat, MXFormat)):
         calls, copies = draws, 1
+    elif draws < 2 * calls:
+        raise ValueError(f"draws (per element) must be >= 2 * calls = {2 * calls}; got {draws}")
     else:
         copies = 2 * math.ceil(draws / calls / 2)
-    _check_args(x, alpha, copies * calls, calls)
+    _check_args(x, alpha, calls)
     draws_ = _Draws(x, fmt, r, copies, calls)
     header = (
         f"stochastic rounding to {fmt} (false-alarm rate {alpha:g} per call; {draws_.n} draws per "

@@ -15,6 +15,8 @@ Every strategy shrinks toward simple examples: boundary points are listed simple
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -126,10 +128,7 @@ def representable_values(fmt: object, *, finite: bool = True) -> st.SearchStrate
     the integer ``k``). ``finite=False`` adds the format's infinities."""
     fmt = check_scalar_format(fmt, "representable_values")
     if fmt.bits <= 16:
-        values = fmt.values()
-        if finite:
-            values = values[np.isfinite(values)]
-        return st.sampled_from(simplest_first(values).tolist())
+        return st.sampled_from(_grid_simplest_first(fmt, finite))
     if isinstance(fmt, FixedPoint):
         return st.integers(fmt.kmin, fmt.kmax).map(lambda k: float(np.ldexp(float(k), -fmt.fl)))
 
@@ -153,12 +152,23 @@ def representable_values(fmt: object, *, finite: bool = True) -> st.SearchStrate
     return values if finite or not fmt.has_inf else st.one_of(values, st.sampled_from([np.inf, -np.inf]))
 
 
+@functools.lru_cache(maxsize=64)
+def _grid_simplest_first(fmt: FixedPoint | FloatFormat, finite: bool) -> list[float]:
+    values = fmt.values()
+    return simplest_first(values[np.isfinite(values)] if finite else values).tolist()
+
+
+@functools.lru_cache(maxsize=64)
+def _boundaries_simplest_first(fmt: FixedPoint | FloatFormat, dtype: np.dtype, nan: bool) -> list[float]:
+    return simplest_first(boundary_values(fmt, dtype, nan=nan)).tolist()
+
+
 def rounding_boundaries(fmt: object, dtype=np.float32, *, nan: bool = True) -> st.SearchStrategy:
     """Single ``dtype`` inputs from :func:`~lpformats.testing.boundaries.boundary_values`:
     grid values, exact midpoints and their ``dtype`` neighbours, the largest finite value,
     half and one ulp beyond, subnormals, +-0, +-Inf and (``nan=True``) NaN; simplest first."""
-    points = simplest_first(boundary_values(fmt, dtype, nan=nan))
-    return st.sampled_from(points.tolist())
+    return st.sampled_from(_boundaries_simplest_first(check_scalar_format(fmt, "rounding_boundaries"),
+                                                      np.dtype(dtype), nan))
 
 
 def boundary_arrays(
