@@ -34,7 +34,7 @@ Peer = Callable[[np.ndarray, str, int], Run]
 _import_errors: dict[str, str] = {}
 
 
-def _module(name: str):
+def import_peer(name: str):
     """Import ``name`` or raise :class:`PeerUnavailableError` naming the error (cached: QPyTorch
     JIT-builds its C++ extension on import, so a failed build is reported once, verbatim)."""
     if name in _import_errors:
@@ -58,7 +58,7 @@ def ml_dtypes_roundtrip(type_name: str) -> Peer:
 
     def build(x: np.ndarray, mode: str, sample: int) -> Run:
         _nearest_only(mode, "ml_dtypes")
-        dtype = getattr(_module("ml_dtypes"), type_name)
+        dtype = getattr(import_peer("ml_dtypes"), type_name)
         return Run(lambda: x.astype(dtype).astype(np.float32), x.size)
 
     return build
@@ -75,7 +75,7 @@ def torch_roundtrip(dtype_name: str) -> Peer:
 
     def build(x: np.ndarray, mode: str, sample: int) -> Run:
         _nearest_only(mode, "torch")
-        torch = _module("torch")
+        torch = import_peer("torch")
         t = torch.from_numpy(x)
         dtype = getattr(torch, dtype_name)
         return Run(lambda: t.to(dtype).to(torch.float32), x.size)
@@ -84,7 +84,7 @@ def torch_roundtrip(dtype_name: str) -> Peer:
 
 
 def _qtorch():
-    return _module("qtorch.quant"), _module("torch")
+    return import_peer("qtorch.quant"), import_peer("torch")
 
 
 def qtorch_float(exp: int, man: int) -> Peer:
@@ -126,8 +126,8 @@ def gfloat_round(format_info: str) -> Peer:
     stochastic rounding with 13 caller-supplied random bits per element."""
 
     def build(x: np.ndarray, mode: str, sample: int) -> Run:
-        gfloat = _module("gfloat")
-        fi = getattr(_module("gfloat.formats"), format_info)
+        gfloat = import_peer("gfloat")
+        fi = getattr(import_peer("gfloat.formats"), format_info)
         part = x.reshape(-1)[:sample]
         if mode == "nearest":
             return Run(lambda: gfloat.round_ndarray(fi, part), part.size)
@@ -146,8 +146,8 @@ def gfloat_mx(block_format_info: str) -> Peer:
 
     def build(x: np.ndarray, mode: str, sample: int) -> Run:
         _nearest_only(mode, "gfloat quantize_block (as benchmarked)")
-        gfloat = _module("gfloat")
-        fi = getattr(_module("gfloat.formats"), block_format_info)
+        gfloat = import_peer("gfloat")
+        fi = getattr(import_peer("gfloat.formats"), block_format_info)
         part = x.reshape(-1)[: max(32, sample - sample % 32)]
         blocks = part.reshape(-1, 32)
 
@@ -165,8 +165,8 @@ def microxcaling(elem_format: str) -> Peer:
 
     def build(x: np.ndarray, mode: str, sample: int) -> Run:
         _nearest_only(mode, "microxcaling (round='even', as benchmarked)")
-        mx_ops = _module("mx.mx_ops")
-        torch = _module("torch")
+        mx_ops = import_peer("mx.mx_ops")
+        torch = import_peer("torch")
         t = torch.from_numpy(x)
 
         def call() -> object:
