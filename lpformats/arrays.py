@@ -53,7 +53,8 @@ def as_operand(x: Any, name: str = "x") -> Operand:
     if is_torch_tensor(x):
         torch = _torch()
         if x.device.type != "cpu":
-            raise TypeError(f"{name} is a torch tensor on {x.device}; only CPU tensors are supported")
+            raise TypeError(f"{name} is a torch tensor on {x.device}; the Numba kernels read host "
+                            "memory only (backend='torch' runs on any device)")
         if not x.dtype.is_floating_point:
             raise TypeError(f"{name} must have a floating dtype ({_ACCEPTED}); got {x.dtype}")
         t = x.detach()
@@ -73,6 +74,24 @@ def as_operand(x: Any, name: str = "x") -> Operand:
     raise TypeError(f"{name} must have a floating dtype ({_ACCEPTED}); got {x.dtype}")
 
 
+def floating_tensor(x: Any, name: str = "x") -> Any:
+    """``x``, checked to be a torch tensor of a floating dtype (any device)."""
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must have a floating dtype; got {x.dtype}")
+    return x
+
+
+def check_tensor_out(out: Any, x: Any) -> None:
+    """``out`` must be a tensor like the torch tensor ``x``: shape, dtype and device."""
+    if not is_torch_tensor(out):
+        raise TypeError(f"out must be a torch tensor like x, got {type(out).__name__}")
+    if tuple(out.shape) != tuple(x.shape) or out.dtype != x.dtype or out.device != x.device:
+        raise ValueError(
+            f"out must match x in shape, dtype and device: x is {tuple(x.shape)} {x.dtype} on "
+            f"{x.device}, out is {tuple(out.shape)} {out.dtype} on {out.device}"
+        )
+
+
 def check_out(out: Any, operand: Operand) -> None:
     """``out`` must have the input's kind, shape and dtype."""
     x = operand.original
@@ -84,7 +103,7 @@ def check_out(out: Any, operand: Operand) -> None:
             f"out is {tuple(out.shape)} {out.dtype}"
         )
     if is_torch_tensor(out) and out.device.type != "cpu":
-        raise TypeError(f"out is on {out.device}; only CPU tensors are supported")
+        raise TypeError(f"out is on {out.device}; the Numba kernels write host memory only")
 
 
 def deliver(result: np.ndarray, operand: Operand, out: Any) -> Any:

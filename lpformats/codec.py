@@ -24,7 +24,7 @@ import numpy as np
 
 from lpformats.arrays import is_torch_tensor
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
-from lpformats.quantize import prepare, quantize_array
+from lpformats.quantize import Operand, grid_args, prepare, quantize_array
 from lpformats.spelling import parse
 
 MX_NAN_SCALE = 0xFF
@@ -48,80 +48,125 @@ def code_dtype(bits: int) -> np.dtype:
 
 
 # ------------------------------------------------------------------------- scalar formats
-def _fixed_codes(values: np.ndarray, fmt: FixedPoint) -> np.ndarray:
-    k = np.ldexp(values.astype(np.float64), fmt.fl).astype(np.int64)
-    return (k & ((1 << fmt.wl) - 1)).astype(code_dtype(fmt.wl))
+# The code <-> value arithmetic is written once for numpy arrays and torch tensors (any
+# device): both share the operator and function names used here (``where``, ``signbit``,
+# ``.view(dtype)``, shifts and masks); :func:`_cast` and :func:`_namespace` bridge the rest.
+def _namespace(a: Any) -> Any:
+    """The array module of ``a``: ``numpy`` or ``torch``."""
+    if is_torch_tensor(a):
+        import torch
+
+        return torch
+    return np
 
 
-def _fixed_values(codes: np.ndarray, fmt: FixedPoint) -> np.ndarray:
-    k = codes.astype(np.int64)
+def _cast(a: Any, dtype: str) -> Any:
+    """``a`` converted to the dtype named ``dtype`` (``"int64"``, ``"uint16"``, ...)."""
+    if is_torch_tensor(a):
+        import torch
+
+        return a.to(getattr(torch, dtype))
+    return a.astype(dtype)
+
+
+def _pow2(exponent: Any) -> Any:
+    """Exact ``2.0**exponent`` element-wise for int64 exponents in [-1022, 1023]."""
+    return ((exponent + 1023) << 52).view(_namespace(exponent).float64)
+
+
+def _ldexp(values: Any, exponent: Any) -> Any:
+    """``values * 2**exponent`` (float64; an int or int64 exponents in [-2044, 2046]), exact
+    wherever the result is representable: two power-of-two factors, as the kernels scale."""
+    half = exponent >> 1
+    if isinstance(exponent, int):
+        return values * 2.0**half * 2.0**(exponent - half)
+    return values * _pow2(half) * _pow2(exponent - half)
+
+
+def _float64_exponent(a: Any) -> Any:
+    """``floor(log2(a))`` of positive normal float64 values (subnormals: -1023), int64."""
+    xp = _namespace(a)
+    return ((a.view(xp.int64) >> 52) & 0x7FF) - 1023
+
+
+def _fixed_codes(values: Any, fmt: FixedPoint) -> Any:
+    k = _cast(_ldexp(_cast(values, "float64"), fmt.fl), "int64")
+    return _cast(k & ((1 << fmt.wl) - 1), code_dtype(fmt.wl).name)
+
+
+def _fixed_values(codes: Any, fmt: FixedPoint) -> Any:
+    xp = _namespace(codes)
+    k = _cast(codes, "int64")
     if fmt.signed:
-        k = np.where(k >= 1 << (fmt.wl - 1), k - (1 << fmt.wl), k)
-    return np.ldexp(k.astype(np.float64), -fmt.fl)
+        k = xp.where(k >= 1 << (fmt.wl - 1), k - (1 << fmt.wl), k)
+    return _ldexp(_cast(k, "float64"), -fmt.fl)
 
 
-def _float_nan_code(fmt: FloatFormat, negative: np.ndarray) -> np.ndarray:
-    top = np.int64((1 << fmt.exp) - 1) << fmt.man
-    sign = negative.astype(np.int64) << (fmt.exp + fmt.man)
+def _float_nan_code(fmt: FloatFormat, negative: Any) -> Any:
+    top = ((1 << fmt.exp) - 1) << fmt.man
+    sign = _cast(negative, "int64") << (fmt.exp + fmt.man)
     if fmt.style == "ieee":
         return sign | top | (1 << (fmt.man - 1))
     if fmt.style == "fn":
         return sign | top | ((1 << fmt.man) - 1)
-    return np.full(negative.shape, 1 << (fmt.exp + fmt.man), dtype=np.int64)  # fnuz
+    return _namespace(sign).zeros_like(sign) | (1 << (fmt.exp + fmt.man))  # fnuz
 
 
-def _float_codes(values: np.ndarray, fmt: FloatFormat) -> np.ndarray:
-    v = values.astype(np.float64)
-    negative = np.signbit(v)
-    a = np.abs(v)
-    finite = np.isfinite(a)
-    safe = np.where(finite & (a > 0), a, 1.0)
-    _, e2 = np.frexp(safe)
-    exponent = np.maximum(e2 - 1, fmt.emin)
+def _float_codes(values: Any, fmt: FloatFormat) -> Any:
+    xp = _namespace(values)
+    v = _cast(values, "float64")
+    negative = xp.signbit(v)
+    a = xp.abs(v)
+    finite = xp.isfinite(a)
+    safe = xp.where(finite & (a > 0), a, 1.0)
+    exponent = _float64_exponent(safe).clip(min=fmt.emin)
     normal = a >= 2.0**fmt.emin
-    field = np.where(normal, exponent + fmt.bias, 0)
-    significand = np.ldexp(np.where(finite, a, 0.0), fmt.man - exponent)  # < 2**(man+1)
-    man = significand.astype(np.int64) & ((1 << fmt.man) - 1)
-    code = (negative.astype(np.int64) << (fmt.exp + fmt.man)) | (field.astype(np.int64) << fmt.man) | man
+    field = xp.where(normal, exponent + fmt.bias, 0)
+    significand = _ldexp(xp.where(finite, a, 0.0), fmt.man - exponent)  # < 2**(man+1)
+    man = _cast(significand, "int64") & ((1 << fmt.man) - 1)
+    sign = _cast(negative, "int64") << (fmt.exp + fmt.man)
+    code = sign | (field << fmt.man) | man
     if fmt.has_inf:
-        inf_code = (negative.astype(np.int64) << (fmt.exp + fmt.man)) | (((1 << fmt.exp) - 1) << fmt.man)
-        code = np.where(np.isinf(v), inf_code, code)
+        code = xp.where(xp.isinf(v), sign | (((1 << fmt.exp) - 1) << fmt.man), code)
     if fmt.has_nan:
-        code = np.where(np.isnan(v), _float_nan_code(fmt, negative), code)
-    return code.astype(code_dtype(fmt.bits))
+        code = xp.where(xp.isnan(v), _float_nan_code(fmt, negative), code)
+    return _cast(code, code_dtype(fmt.bits).name)
 
 
-def _float_values(codes: np.ndarray, fmt: FloatFormat) -> np.ndarray:
-    c = codes.astype(np.int64)
+def _float_values(codes: Any, fmt: FloatFormat) -> Any:
+    xp = _namespace(codes)
+    c = _cast(codes, "int64")
     negative = (c >> (fmt.exp + fmt.man)) & 1
     field = (c >> fmt.man) & ((1 << fmt.exp) - 1)
     man = c & ((1 << fmt.man) - 1)
-    subnormal = np.ldexp(man.astype(np.float64), fmt.emin - fmt.man)
+    man_value = _cast(man, "float64")
+    subnormal = _ldexp(man_value, fmt.emin - fmt.man)
     if not fmt.subnormals:
-        subnormal = np.zeros_like(subnormal)
-    normal = np.ldexp(1.0 + np.ldexp(man.astype(np.float64), -fmt.man), field - fmt.bias)
-    magnitude = np.where(field == 0, subnormal, normal)
+        subnormal = xp.zeros_like(subnormal)
+    normal = _ldexp(1.0 + _ldexp(man_value, -fmt.man), field - fmt.bias)
+    magnitude = xp.where(field == 0, subnormal, normal)
     top = field == (1 << fmt.exp) - 1
     if fmt.style == "ieee":
-        magnitude = np.where(top, np.where(man == 0, np.inf, np.nan), magnitude)
+        magnitude = xp.where(top, xp.where(man == 0, np.inf, np.nan), magnitude)
     elif fmt.style == "fn":
-        magnitude = np.where(top & (man == (1 << fmt.man) - 1), np.nan, magnitude)
-    value = np.where(negative == 1, -magnitude, magnitude)
+        magnitude = xp.where(top & (man == (1 << fmt.man) - 1), np.nan, magnitude)
+    value = xp.where(negative == 1, -magnitude, magnitude)
     if fmt.style == "fnuz":
-        value = np.where(c == 1 << (fmt.exp + fmt.man), np.nan, value)
+        value = xp.where(c == 1 << (fmt.exp + fmt.man), np.nan, value)
     return value
 
 
-def _scalar_codes(values: np.ndarray, fmt: FixedPoint | FloatFormat) -> np.ndarray:
+def _scalar_codes(values: Any, fmt: FixedPoint | FloatFormat) -> Any:
     return _fixed_codes(values, fmt) if isinstance(fmt, FixedPoint) else _float_codes(values, fmt)
 
 
-def _scalar_values(codes: np.ndarray, fmt: FixedPoint | FloatFormat) -> np.ndarray:
-    limit = 1 << fmt.bits
-    if codes.size and (codes.astype(np.uint64) >= limit).any():
-        bad = int(np.argmax(codes.astype(np.uint64) >= limit))
+def _scalar_values(codes: Any, fmt: FixedPoint | FloatFormat) -> Any:
+    c = _cast(codes, "int64")  # (uint64 codes above 2**63 become negative: out of range too)
+    bad = (c < 0) | (c >= 1 << fmt.bits)
+    if bad.any():
+        first = int(bad.reshape(-1).argmax())
         raise ValueError(
-            f"codes must be < 2**{fmt.bits} for {fmt}; element {bad} is {int(codes.reshape(-1)[bad])}"
+            f"codes must be < 2**{fmt.bits} for {fmt}; element {first} is {int(codes.reshape(-1)[first])}"
         )
     if isinstance(fmt, FixedPoint):
         return _fixed_values(codes, fmt)
@@ -145,19 +190,22 @@ def _exponents_shape(fmt: BlockFloat | MXFormat, shape: tuple[int, ...]) -> tupl
     return (*shape[:axis], -(-shape[axis] // size), *shape[axis + 1:])
 
 
-def _per_element(exponents: np.ndarray, fmt: BlockFloat | MXFormat, shape: tuple[int, ...]) -> np.ndarray:
-    """Broadcast per-block exponents to every element of a tensor of ``shape``."""
+def _per_element(exponents: Any, fmt: BlockFloat | MXFormat, shape: tuple[int, ...]) -> Any:
+    """Broadcast per-block exponents (numpy array or torch tensor) to every element of a
+    tensor of ``shape``."""
     expected = _exponents_shape(fmt, shape)
-    if exponents.shape != expected:
+    if tuple(exponents.shape) != expected:
         raise ValueError(f"exponents for {fmt} on a tensor of shape {shape} must have shape {expected}, "
-                         f"got {exponents.shape}")
+                         f"got {tuple(exponents.shape)}")
+    torch_in = is_torch_tensor(exponents)
     if isinstance(fmt, BlockFloat) and fmt.block_size is None:
-        if fmt.block_axis is None:
-            return np.broadcast_to(exponents, shape)
-        axis = fmt.block_axis % len(shape)
-        return np.broadcast_to(exponents.reshape([-1 if d == axis else 1 for d in range(len(shape))]), shape)
+        if fmt.block_axis is not None:
+            axis = fmt.block_axis % len(shape)
+            exponents = exponents.reshape([-1 if d == axis else 1 for d in range(len(shape))])
+        return exponents.expand(shape) if torch_in else np.broadcast_to(exponents, shape)
     axis, size = _block_axis_and_size(fmt, len(shape))
-    return np.take(np.repeat(exponents, size, axis=axis), np.arange(shape[axis]), axis=axis)
+    repeated = exponents.repeat_interleave(size, dim=axis) if torch_in else np.repeat(exponents, size, axis=axis)
+    return repeated[(slice(None),) * axis + (slice(0, shape[axis]),)]
 
 
 def _grid_shift(fmt: BlockFloat | MXFormat, exponent: np.ndarray) -> np.ndarray:
@@ -175,32 +223,58 @@ def encode(
     nan: str | None = None,
     stochastic_bits: int | None = None,
     counter: int = 0,
-) -> np.ndarray | BlockCodes:
+    backend: str = "auto",
+) -> Any:
     """Quantize ``x`` (as :func:`~lpformats.quantize`, same arguments) and return the codes.
 
     Returns:
-        A numpy array of codes with ``x``'s shape (scalar formats), or :class:`BlockCodes`
-        (block formats). ``decode(encode(x, f), f)`` equals ``quantize(x, f)`` as float32.
+        The codes with ``x``'s shape (scalar formats), or :class:`BlockCodes` (block
+        formats): numpy arrays for a numpy ``x``, torch tensors on ``x``'s device for a torch
+        ``x``. ``decode(encode(x, f), f)`` equals ``quantize(x, f)`` as float32.
     """
-    operand, fmt, mode, key, nbits, policy = prepare(x, fmt, rounding, seed, nan, stochastic_bits, counter)
-    arr = operand.array
-    if isinstance(fmt, (BlockFloat, MXFormat)) and arr.ndim == 0:
-        arr = arr.reshape(1)
-    values, exps, plan = quantize_array(arr, fmt, mode, key, nbits, policy)
-    if isinstance(fmt, (FixedPoint, FloatFormat)):
-        return np.asarray(_scalar_codes(values, fmt)).reshape(operand.array.shape)
-    exponents = _block_exponents(exps, plan, values, fmt)
-    shift = _per_element(exponents, fmt, arr.shape).astype(np.int64)
-    element = fmt.element
-    nan_block = np.isnan(values) & (shift == MX_NAN_SCALE - MX_SCALE_BIAS) if isinstance(fmt, MXFormat) \
-        else np.zeros(values.shape, dtype=bool)
-    scaled = np.ldexp(np.where(nan_block, 0.0, values.astype(np.float64)), -_grid_shift(fmt, shift))
-    codes = _scalar_codes(scaled, element)
-    if isinstance(fmt, MXFormat):
-        exponents = (exponents + MX_SCALE_BIAS).astype(np.uint8)
+    operand, fmt, mode, key, nbits, policy = prepare(x, fmt, rounding, seed, nan, stochastic_bits,
+                                                     counter, backend)
+    if isinstance(operand, Operand):
+        arr = operand.array
+        shape = arr.shape
+        if isinstance(fmt, (BlockFloat, MXFormat)) and arr.ndim == 0:
+            arr = arr.reshape(1)
+        values, exps, plan = quantize_array(arr, fmt, mode, key, nbits, policy)
+        exponents = None if isinstance(fmt, (FixedPoint, FloatFormat)) else \
+            _block_exponents(exps, plan, values, fmt)
     else:
-        exponents = exponents.astype(np.int16)
-    return BlockCodes(codes.reshape(operand.array.shape), exponents)
+        from lpformats.backends import torch_quantize
+
+        shape = operand.shape
+        arr = operand.reshape(1) if isinstance(fmt, (BlockFloat, MXFormat)) and operand.dim() == 0 \
+            else operand
+        result = torch_quantize.quantize_tensor(arr, fmt, grid_args(fmt), mode, key, nbits, policy)
+        values, exponents = result.values, result.exponents
+    encoded = _codes(values, exponents, fmt)
+    if isinstance(operand, Operand) and operand.is_torch:
+        import torch
+
+        encoded = torch.from_numpy(encoded) if exponents is None else \
+            BlockCodes(*(torch.as_tensor(part) for part in encoded))
+    if exponents is None:
+        return encoded.reshape(shape)
+    return BlockCodes(encoded.codes.reshape(shape), encoded.exponents)
+
+
+def _codes(values: Any, exponents: Any, fmt: Format) -> Any:
+    """Codes of quantized ``values`` (numpy or torch): an array for scalar formats, else
+    :class:`BlockCodes` from the blocks' exponents (MX: NaN blocks at the NaN scale)."""
+    if exponents is None:
+        return _scalar_codes(values, fmt)
+    xp = _namespace(values)
+    shift = _cast(_per_element(exponents, fmt, tuple(values.shape)), "int64")
+    values = _cast(values, "float64")
+    if isinstance(fmt, MXFormat):
+        values = xp.where(xp.isnan(values) & (shift == MX_NAN_SCALE - MX_SCALE_BIAS), 0.0, values)
+    codes = _scalar_codes(_ldexp(values, -_grid_shift(fmt, shift)), fmt.element)
+    if isinstance(fmt, MXFormat):
+        return BlockCodes(codes, _cast(exponents + MX_SCALE_BIAS, "uint8"))
+    return BlockCodes(codes, _cast(exponents, "int16"))
 
 
 def _block_exponents(
@@ -230,10 +304,11 @@ def decode(codes: Any, fmt: Format | str, *, dtype: Any = np.float32) -> Any:
     """Values of ``codes`` in ``fmt`` (the inverse of :func:`encode`).
 
     Args:
-        codes: integer array (numpy or torch) of codes; for block formats a
-            :class:`BlockCodes` or ``(codes, exponents)`` pair.
+        codes: integer array (numpy, or torch on any device: the result stays there) of
+            codes; for block formats a :class:`BlockCodes` or ``(codes, exponents)`` pair.
         fmt: format object or spelling.
-        dtype: float dtype of the result (default float32; float64 is exact for every format).
+        dtype: float dtype of the result (numpy or torch; default float32; float64 is exact
+            for every format).
     """
     fmt = parse(fmt)
     exponents = None
@@ -243,28 +318,34 @@ def decode(codes: Any, fmt: Format | str, *, dtype: Any = np.float32) -> Any:
                 f"codes for block format {fmt} must be a (codes, exponents) pair as encode returns"
             )
         codes, exponents = codes
-        exponents = np.asarray(exponents.numpy() if is_torch_tensor(exponents) else exponents)
     torch_in = is_torch_tensor(codes)
-    arr = codes.numpy() if torch_in else codes
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "ui":
-        raise TypeError(f"codes must be an integer array, got {getattr(arr, 'dtype', type(arr).__name__)}")
-    if isinstance(fmt, (FixedPoint, FloatFormat)):
-        values = _scalar_values(arr, fmt)
-    else:
-        shape = arr.shape if arr.ndim else (1,)
-        exps = exponents.astype(np.int64)
-        if isinstance(fmt, MXFormat):
-            exps = exps - MX_SCALE_BIAS
-        shift = _per_element(exps, fmt, shape).reshape(arr.shape)
-        values = np.ldexp(_scalar_values(arr, fmt.element), _grid_shift(fmt, shift))
-        if isinstance(fmt, MXFormat):
-            values = np.where(shift == MX_NAN_SCALE - MX_SCALE_BIAS, np.nan, values)
-    result = values.astype(dtype)
     if torch_in:
         import torch
 
-        return torch.from_numpy(result)
-    return result
+        if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+            raise TypeError(f"codes must be an integer tensor, got {codes.dtype}")
+        if exponents is not None:
+            exponents = torch.as_tensor(exponents, device=codes.device)
+    else:
+        if not isinstance(codes, np.ndarray) or codes.dtype.kind not in "ui":
+            raise TypeError(
+                f"codes must be an integer array, got {getattr(codes, 'dtype', type(codes).__name__)}")
+        if exponents is not None:
+            exponents = np.asarray(exponents.numpy() if is_torch_tensor(exponents) else exponents)
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        values = _scalar_values(codes, fmt)
+    else:
+        shape = tuple(codes.shape) if codes.ndim else (1,)
+        exps = _cast(exponents, "int64")
+        if isinstance(fmt, MXFormat):
+            exps = exps - MX_SCALE_BIAS
+        shift = _per_element(exps, fmt, shape).reshape(codes.shape)
+        values = _ldexp(_scalar_values(codes, fmt.element), _grid_shift(fmt, shift))
+        if isinstance(fmt, MXFormat):
+            values = _namespace(values).where(shift == MX_NAN_SCALE - MX_SCALE_BIAS, np.nan, values)
+    if torch_in:
+        return values.to(dtype if isinstance(dtype, torch.dtype) else getattr(torch, np.dtype(dtype).name))
+    return values.astype(dtype)
 
 
 __all__ = ["BlockCodes", "decode", "encode"]

@@ -31,7 +31,7 @@ from lpformats import _matmul_kernel as kernel
 from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
 from lpformats.arrays import as_operand, is_torch_tensor
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
-from lpformats.quantize import _grid_args, quantize
+from lpformats.quantize import grid_args, quantize
 from lpformats.rng import check_seed, fresh_seed, stream_key
 from lpformats.rounding import NEAREST, STOCHASTIC, check_stochastic_bits, rounding_code
 from lpformats.spelling import parse
@@ -259,7 +259,7 @@ def _float32_plan(acc: Format, mul: Format | None, mode: int, sequential: bool, 
     (fa, top_a, sig_a), (fb, top_b, sig_b) = bits_a[:3], bits_b[:3]
     if sig_a + sig_b > 24 or fa + fb > 149 or max(top_a, top_b) > 127 or top_a + top_b + 2 > 128:
         return None
-    over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[_grid_args(acc)[6]]
+    over = {OVERFLOW_SATURATE: acc.max_value, OVERFLOW_INF: np.inf, OVERFLOW_NAN: np.nan}[grid_args(acc)[6]]
     over_bits = int(np.float32(over).view(np.int32))
     if (acc.man, acc.emin) == (23, -126):  # IEEE binary32: the float32 addition rounds
         return (1, 0, -1, over_bits, 0.0, 0.0, acc.max_value), kernel.F32_NATIVE
@@ -373,7 +373,7 @@ def matmul(
         codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan = fixed_plan
         kernel.fixed_matmul_kernel(
             codes_a, codes_b, fast_a, fast_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
-            _grid_args(combine_fmt), mode, np.uint64(key), nbits, events, stats,
+            grid_args(combine_fmt), mode, np.uint64(key), nbits, events, stats,
         )
     elif t * m * n:
         mul_kind = kernel.MUL_EXACT if mul_fmt is None else (
@@ -387,8 +387,8 @@ def matmul(
             A32, B32 = _float32_operand(A, pa.bits[3]), _float32_operand(B, pb.bits[3])
         kernel.matmul_kernel(
             A, B, A32, B32, *float32_plan, SA, SB, out, runs, seg_len, kernel_order, combine_runs, mul_kind,
-            _grid_args(mul_fmt or acc_fmt), _grid_args(acc_fmt),
-            isinstance(acc_fmt, FloatFormat), _grid_args(combine_fmt), mode,
+            grid_args(mul_fmt or acc_fmt), grid_args(acc_fmt),
+            isinstance(acc_fmt, FloatFormat), grid_args(combine_fmt), mode,
             np.uint64(key), nbits, events, stats,
         )
     c = out.reshape(*batch, m, n)

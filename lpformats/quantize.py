@@ -15,7 +15,8 @@ import numpy as np
 
 from lpformats import _kernel
 from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
-from lpformats.arrays import Operand, as_operand, check_out, deliver
+from lpformats.arrays import Operand, as_operand, check_out, check_tensor_out, deliver, floating_tensor
+from lpformats.backends import choose_backend
 from lpformats.formats import (
     MX_SCALE_RANGE,
     BlockFloat,
@@ -64,7 +65,7 @@ def _element_args(element: FixedPoint | FloatFormat, *, saturate: bool) -> tuple
 
 
 @functools.lru_cache(maxsize=256)
-def _grid_args(fmt: Format) -> tuple:
+def grid_args(fmt: Format) -> tuple:
     """:func:`_element_args` of ``fmt``'s element grid (cached: formats are frozen)."""
     if isinstance(fmt, (FixedPoint, FloatFormat)):
         return _element_args(fmt, saturate=False)
@@ -139,13 +140,17 @@ def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, .
     return exps
 
 
-def _first_nan_message(arr: np.ndarray, count: int, fmt: Format, name: str) -> str:
-    first = np.unravel_index(int(np.argmax(np.isnan(arr).reshape(-1))), arr.shape)
-    where = tuple(int(i) for i in first)
+def nan_message(count: int, first: tuple[int, ...], fmt: Format, name: str) -> str:
+    """The error for ``count`` NaNs, the first at index ``first``, under ``nan='raise'``."""
     return (
-        f"{name} contains {count} NaN value(s), the first at index {where}; {fmt} has no NaN "
+        f"{name} contains {count} NaN value(s), the first at index {first}; {fmt} has no NaN "
         "here: pass nan='zero' to map NaN to 0"
     )
+
+
+def _first_nan_message(arr: np.ndarray, count: int, fmt: Format, name: str) -> str:
+    first = np.unravel_index(int(np.argmax(np.isnan(arr).reshape(-1))), arr.shape)
+    return nan_message(count, tuple(int(i) for i in first), fmt, name)
 
 
 def quantize_array(
@@ -174,7 +179,7 @@ def quantize_array(
             raise ValueError(_first_nan_message(source, count, fmt, name))
     exps = _given_block_exponents(plan, fmt, source.shape)
     out2 = target.reshape(plan.work.shape) if direct else np.empty_like(plan.work)
-    element = _grid_args(fmt)
+    element = grid_args(fmt)
     is_mx = isinstance(fmt, MXFormat)
     block_nans = np.empty(plan.blocks, dtype=np.int32)
     _kernel.quantize_blocks(
@@ -198,16 +203,21 @@ def quantize_array(
 
 def prepare(
     x: Any, fmt: Format | str, rounding: str, seed: int | None, nan: str | None,
-    stochastic_bits: int | None, counter: int,
-) -> tuple[Operand, Format, int, int, int, str]:
+    stochastic_bits: int | None, counter: int, backend: str = "auto",
+) -> tuple[Any, Format, int, int, int, str]:
     """Validate the common arguments of quantize/encode: returns
-    ``(operand, format, mode, key, nbits, nan_policy)``."""
+    ``(operand, format, mode, key, nbits, nan_policy)``; ``operand`` is an :class:`Operand`
+    for the Numba kernels, or the (checked) torch tensor ``x`` for the torch backend
+    (see :func:`lpformats.backends.choose_backend`)."""
     fmt = parse(fmt)
     mode = rounding_code(rounding)
     nbits = check_stochastic_bits(stochastic_bits)
     policy = nan_policy(nan, fmt)
     counter = check_seed(counter, "counter")
-    operand = as_operand(x)
+    if choose_backend(x, backend) == "torch":
+        operand = floating_tensor(x)
+    else:
+        operand = as_operand(x)
     key = 0
     if mode == STOCHASTIC:
         key = stream_key(fresh_seed() if seed is None else check_seed(seed), counter)
@@ -226,11 +236,13 @@ def quantize(
     nan: str | None = None,
     stochastic_bits: int | None = None,
     counter: int = 0,
+    backend: str = "auto",
 ) -> Any:
     """Round every element of ``x`` to the nearest value of ``fmt`` in the given mode.
 
     Args:
-        x: numpy array (float16/32/64, any shape and strides) or CPU torch tensor.
+        x: numpy array (float16/32/64, any shape and strides) or torch tensor of a floating
+            dtype on any device.
         fmt: a format object or its spelling (``"fp8_e4m3"``, ``"fixed(8,6)"``, ...).
         rounding: ``nearest`` (ties to even), ``nearest_away``, ``zero``, ``down``, ``up``
             or ``stochastic``.
@@ -244,14 +256,28 @@ def quantize(
         stochastic_bits: random bits per element for stochastic rounding, 1..53 (default
             53); with ``r`` bits the rounding bias is below ``ulp * 2**-r``.
         counter: selects an independent random stream for the same seed (e.g. a step count).
+        backend: ``numba`` (host memory), ``torch`` (any device, bit-identical) or ``auto``
+            (Numba for numpy arrays and CPU tensors, torch elsewhere); see
+            :mod:`lpformats.backends`.
 
     Returns:
-        The quantized values with ``x``'s type, shape and dtype (``out`` when given). Values
-        of formats wider than the dtype (e.g. ``man > 23`` with float32) are rounded to it.
+        The quantized values with ``x``'s type, shape, dtype and device (``out`` when given).
+        Values of formats wider than the dtype (e.g. ``man > 23`` with float32) are rounded
+        to it.
     """
     operand, fmt, mode, key, nbits, policy = prepare(
-        x, fmt, rounding, seed, nan, stochastic_bits, counter
+        x, fmt, rounding, seed, nan, stochastic_bits, counter, backend
     )
+    if not isinstance(operand, Operand):
+        from lpformats.backends import torch_quantize
+
+        result = torch_quantize.quantize_tensor(operand, fmt, grid_args(fmt), mode, key, nbits,
+                                                policy).values
+        if out is None:
+            return result if result.dtype == operand.dtype else result.to(operand.dtype)
+        check_tensor_out(out, operand)
+        out.detach().copy_(result)
+        return out
     target = None
     if out is not None:
         check_out(out, operand)
