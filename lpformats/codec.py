@@ -254,10 +254,10 @@ def encode(
     if isinstance(operand, Operand) and operand.is_torch:
         import torch
 
-        encoded = torch.from_numpy(encoded) if exponents is None else \
-            BlockCodes(*(torch.as_tensor(part) for part in encoded))
+        encoded = torch.as_tensor(np.asarray(encoded)) if exponents is None else \
+            BlockCodes(*(torch.as_tensor(np.asarray(part)) for part in encoded))
     if exponents is None:
-        return encoded.reshape(shape)
+        return (encoded if is_torch_tensor(encoded) else np.asarray(encoded)).reshape(shape)
     return BlockCodes(encoded.codes.reshape(shape), encoded.exponents)
 
 

@@ -160,6 +160,8 @@ def quantize_tensor(x: torch.Tensor, fmt: Format, grid: tuple, mode: int, key: i
 
     kernel_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     x64 = x.detach().to(kernel_dtype).to(torch.float64).contiguous()
+    if x64.dim() == 0 and not isinstance(fmt, (FixedPoint, FloatFormat)):
+        x64 = x64.reshape(1)  # a block of one element, as the kernels see a 0-d array
     layout = _layout(x64, fmt, poison_nan=isinstance(fmt, MXFormat) and policy == "propagate")
     if policy == "raise":
         nans = torch.isnan(layout.work)
