@@ -204,7 +204,8 @@ def _per_element(exponents: Any, fmt: BlockFloat | MXFormat, shape: tuple[int, .
             exponents = exponents.reshape([-1 if d == axis else 1 for d in range(len(shape))])
         return exponents.expand(shape) if torch_in else np.broadcast_to(exponents, shape)
     axis, size = _block_axis_and_size(fmt, len(shape))
-    repeated = exponents.repeat_interleave(size, dim=axis) if torch_in else np.repeat(exponents, size, axis=axis)
+    repeated = (exponents.repeat_interleave(size, dim=axis) if torch_in
+                else np.repeat(exponents, size, axis=axis))
     return repeated[(slice(None),) * axis + (slice(0, shape[axis]),)]
 
 

@@ -214,10 +214,7 @@ def prepare(
     nbits = check_stochastic_bits(stochastic_bits)
     policy = nan_policy(nan, fmt)
     counter = check_seed(counter, "counter")
-    if choose_backend(x, backend) == "torch":
-        operand = floating_tensor(x)
-    else:
-        operand = as_operand(x)
+    operand = floating_tensor(x) if choose_backend(x, backend) == "torch" else as_operand(x)
     key = 0
     if mode == STOCHASTIC:
         key = stream_key(fresh_seed() if seed is None else check_seed(seed), counter)

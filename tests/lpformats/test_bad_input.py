@@ -107,7 +107,7 @@ class _FakeCudaTensor(torch.Tensor):
 @pytest.mark.parametrize("fn", [lp.quantize, lp.encode])
 def test_the_numba_backend_refuses_tensors_outside_host_memory(fn):
     fake = torch.ones(4).as_subclass(_FakeCudaTensor)
-    with pytest.raises(TypeError, match=r"backend='numba' runs on host memory; x is a torch tensor on cuda:0"):
+    with pytest.raises(TypeError, match=r"backend='numba' runs on host memory; x is a torch tensor on cuda"):
         fn(fake, "fp8_e4m3", backend="numba")
     with pytest.raises(TypeError, match=r"backend='numba' runs on host memory; x is a torch tensor on meta"):
         fn(torch.ones(4, device="meta"), "fp8_e4m3", backend="numba")

@@ -26,7 +26,8 @@ from tests.lpformats.strategies import any_formats
 DEVICES = [
     "cpu",
     pytest.param("cuda", marks=pytest.mark.skipif(
-        not torch.cuda.is_available(), reason="no CUDA device on this machine (the same tests run on CUDA where one is)")),
+        not torch.cuda.is_available(),
+        reason="no CUDA device on this machine (the same tests run on CUDA where one is)")),
 ]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 _INT_VIEW = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32,
@@ -86,7 +87,8 @@ def _assert_same_tensors(numba_result, torch_result, device: str) -> None:
         a, b = numba_result.to(torch.int64), torch_result.cpu().to(torch.int64)
     if not torch.equal(a, b):
         bad = (a != b).nonzero()[:5].tolist()
-        raise AssertionError(f"differ at {bad}: numba {numba_result.reshape(-1)[:8]}, torch {torch_result.reshape(-1)[:8]}")
+        raise AssertionError(f"differ at {bad}: numba {numba_result.reshape(-1)[:8]}, "
+                             f"torch {torch_result.reshape(-1)[:8]}")
 
 
 @pytest.mark.parametrize("device", DEVICES)
