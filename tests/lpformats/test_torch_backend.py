@@ -21,7 +21,7 @@ from lpformats.backends import choose_backend
 from lpformats.backends.torch_elements import random_integers
 from lpformats.rng import random_bits, stream_key
 from lpformats.rounding import ROUNDING_MODES
-from tests.lpformats.strategies import any_formats
+from lpformats.testing.strategies import any_formats
 
 DEVICES = [
     "cpu",
