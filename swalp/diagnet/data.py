@@ -32,7 +32,7 @@ class Dataset:
             raise ValueError(f"X holds {int(np.sum(~np.isfinite(X)))} non-finite value(s)")
         if not np.all(np.isin(y, (-1, 1))):
             bad = y[~np.isin(y, (-1, 1))]
-            raise ValueError(f"labels y must be -1 or +1, got {bad[0]!r} ({bad.size} such label(s))")
+            raise ValueError(f"labels y must be -1 or +1, got {bad[0].item()!r} ({bad.size} such label(s))")
         object.__setattr__(self, "X", X.astype(np.float64))
         object.__setattr__(self, "y", y.astype(np.float64))
 

@@ -8,8 +8,9 @@ lpformats statistics at the stop (``loss_underflow``, ``grad_underflow``: fracti
 zero; ``swamped``: fraction of nonzero updates since the previous record that changed nothing;
 ``swamped_run``: the same over the whole run).
 
-Regime of a predictor: ``not separating`` while some margin is <= 0, else ``l1 (rich)`` when
-``r1 >= r2`` (closer, in margin, to the l1 max-margin solution) and ``l2 (kernel)`` otherwise.
+Regime of a predictor: ``not separating`` while some margin is <= 0; else ``l1 (rich)`` when
+``r1 >= r2`` and ``l2 (kernel)`` when ``r2 > r1``, provided the larger ratio is at least
+``REGIME_RATIO`` (the predictor is within 30% of that max margin); ``neither`` otherwise.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ DEFAULT_ROUNDINGS = ("nearest", "stochastic")
 DEFAULT_FORMAT_ALPHAS = (0.01, 1.0)
 #: Steps allowed to a low-precision run (stochastic runs that keep moving end here).
 DEFAULT_FORMAT_STEPS = 20_000
+#: A regime is named only when its margin ratio reaches this.
+REGIME_RATIO = 0.7
 
 
 def run_formats(data: DataConfig, alphas: Sequence[float], formats: Sequence[str], roundings: Sequence[str],
@@ -59,9 +62,11 @@ def run_formats(data: DataConfig, alphas: Sequence[float], formats: Sequence[str
 
 
 def regime(gamma: float, r1: float, r2: float) -> str:
-    """``not separating``, ``l1 (rich)`` or ``l2 (kernel)`` (module docstring)."""
+    """``not separating``, ``l1 (rich)``, ``l2 (kernel)`` or ``neither`` (module docstring)."""
     if gamma <= 0:
         return "not separating"
+    if max(r1, r2) < REGIME_RATIO:
+        return "neither"
     return "l1 (rich)" if r1 >= r2 else "l2 (kernel)"
 
 

@@ -39,9 +39,13 @@ class DiagonalNetwork:
             raise ValueError(f"alpha (initialisation scale) must be a positive finite number, got {alpha!r}")
         return cls(np.full((2, d), float(alpha)), int(depth))
 
+    def powers(self) -> np.ndarray:
+        """``[u_plus**D, u_minus**D]`` (2 x d)."""
+        return self.u ** self.depth
+
     def weights(self) -> np.ndarray:
         """The linear predictor ``w = u_plus**D - u_minus**D`` (length d)."""
-        powered = self.u ** self.depth
+        powered = self.powers()
         return powered[0] - powered[1]
 
     def gradient(self, s: np.ndarray) -> np.ndarray:

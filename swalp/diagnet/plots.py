@@ -66,12 +66,14 @@ def plot_formats(references: Sequence[Run], runs: Sequence[Run], stem: str | os.
             ax.plot(*_trajectory(ref, key), color="black", linewidth=2, label="float64")
             for run in (r for r in runs if r.config.alpha == ref.config.alpha):
                 xs, ys = _trajectory(run, key)
-                if not xs:
-                    continue
                 name = run.config.numerics().name
                 style = "-" if run.config.rounding == "nearest" else "--"
-                ax.plot(xs, ys, style, color=colours[name], label=f"{name} {run.config.rounding}")
-                ax.plot(xs[-1], ys[-1], "x", color=colours[name], markersize=8)
+                label = f"{name} {run.config.rounding}"
+                if not xs:  # stopped while the loss was still above 1/e: off the log axis
+                    label += f" (stopped at eps={math.exp(-run.final['log_inv_eps']):.3g})"
+                ax.plot(xs, ys, style, color=colours[name], label=label)
+                if xs:
+                    ax.plot(xs[-1], ys[-1], "x", color=colours[name], markersize=8)
             _mark_eps(ax)
             ax.set_xscale("log")
             ax.set_ylabel(label)

@@ -74,7 +74,10 @@ def value_at(run: Run, log_inv_eps: float, key: str) -> float:
 
 
 def ratio_table(runs: Sequence[Run], points: Sequence[float] = TABLE_POINTS) -> str:
-    """A text table: one row per run (alpha), ``r1 / r2`` at each ``log(1/eps)`` of ``points``."""
+    """A text table: one row per run (alpha), ``r1 / r2`` at each ``log(1/eps)`` of ``points``
+    that some run reached."""
+    reached = max(run.final["log_inv_eps"] for run in runs)
+    points = [p for p in points if p <= reached]
     header = ["alpha"] + [f"eps={_eps_text(p)}" for p in points] + ["stop", "steps"]
     rows = [header]
     for run in runs:

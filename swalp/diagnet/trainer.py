@@ -14,7 +14,8 @@ size ``eta`` is the largest that keeps both
 so the path stays close to the gradient-flow path (halving both changes the margins along the
 run by less than 1e-3: tested).
 
-**Low-precision runs** hold the parameters ``u_plus, u_minus``, the weights ``w``, the per-sample
+**Low-precision runs** hold the parameters ``u_plus, u_minus``, their powers ``u**D``, the
+weights ``w``, the per-sample
 losses ``l_i = exp(-m_i)`` and their sum ``L``, the gradients and the updates in one format,
 each rounded with :func:`lpformats.quantize` as it is produced (margins ``Z @ w`` are summed
 exactly from the rounded ``w``). With ``loss_in="format"`` (default) the step is the rounded
@@ -170,6 +171,8 @@ def train(data: Dataset, config: TrainConfig, margins: MaxMargins | None = None)
     Z = data.Z
     depth = config.depth
     u = num.round(DiagonalNetwork.initial(data.d, config.alpha, depth).u)
+    if not np.isfinite(num.round(DiagonalNetwork(u, depth).powers())).all():
+        raise ValueError(f"alpha**depth = {config.alpha ** depth:g} overflows {num.name}: choose a smaller alpha")
     grid = np.geomspace(1.0, config.target_log_inv_eps, config.records)
     next_record = 0
     run = Run(config)
@@ -187,7 +190,8 @@ def train(data: Dataset, config: TrainConfig, margins: MaxMargins | None = None)
     step, stop, last_u = 0, "", u
     while True:
         net = DiagonalNetwork(u, depth)
-        w = num.round(net.weights())
+        powered = num.round(net.powers())
+        w = num.round(powered[0] - powered[1])
         if not (np.isfinite(u).all() and np.isfinite(w).all()):
             u, stop = last_u, "overflow"  # the last finite parameters are recorded on the next pass
             continue
