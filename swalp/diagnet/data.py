@@ -47,7 +47,7 @@ class Dataset:
         return self.X.shape[1]
 
     @property
-    def Z(self) -> np.ndarray:
+    def Z(self) -> np.ndarray:  # noqa: N802 (the paper's matrix name)
         """Signed inputs ``y_i * x_i`` (n x d): the margins of ``w`` are ``Z @ w``."""
         return self.y[:, None] * self.X
 

@@ -102,7 +102,8 @@ def format_rows(references: Sequence[Run], runs: Sequence[Run]) -> list[dict[str
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """The per-format table as Markdown (ratios to 3 decimals, fractions to 2)."""
     header = ("| alpha | format | rounding | stops at eps | because | steps | r1 / r2 there "
-              "| float64 at that eps | regime left | loss underflow | grad underflow | swamped (last / run) |")
+              "| float64 at that eps | regime left | loss underflow | grad underflow "
+              "| swamped (last / run) |")
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in rows:
         ref = "-" if math.isnan(r["ref_r1"]) else f"{r['ref_r1']:.3f} / {r['ref_r2']:.3f}"

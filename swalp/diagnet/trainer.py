@@ -172,7 +172,8 @@ def train(data: Dataset, config: TrainConfig, margins: MaxMargins | None = None)
     depth = config.depth
     u = num.round(DiagonalNetwork.initial(data.d, config.alpha, depth).u)
     if not np.isfinite(num.round(DiagonalNetwork(u, depth).powers())).all():
-        raise ValueError(f"alpha**depth = {config.alpha ** depth:g} overflows {num.name}: choose a smaller alpha")
+        raise ValueError(f"alpha**depth = {config.alpha ** depth:g} overflows {num.name}: "
+                         "choose a smaller alpha")
     grid = np.geomspace(1.0, config.target_log_inv_eps, config.records)
     next_record = 0
     run = Run(config)
