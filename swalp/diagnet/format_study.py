@@ -45,19 +45,19 @@ def run_formats(data: DataConfig, alphas: Sequence[float], formats: Sequence[str
     all. Records under ``out`` are reused (:func:`swalp.diagnet.records.cached_run`)."""
     if not formats or not roundings:
         raise ValueError("formats and roundings must each name at least one entry")
+    options = {**train_options, "max_steps": format_steps}
+    configs = [TrainConfig(alpha=alpha, fmt=fmt, rounding=rounding, **options)  # refuse bad input first
+               for alpha in alphas for fmt in formats for rounding in roundings]
     references = run_alphas(data, alphas, out, force, **train_options)
     dataset = data.dataset()
     margins = MaxMargins.of(dataset.Z)
     runs = []
-    for alpha in alphas:
-        for fmt in formats:
-            for rounding in roundings:
-                config = TrainConfig(alpha=alpha, fmt=fmt, rounding=rounding,
-                                     **{**train_options, "max_steps": format_steps})
-                key = re.sub(r"[^A-Za-z0-9_.]+", "_", f"{fmt}-{rounding}-{config.loss_in}-alpha{alpha:g}")
-                run, _ = cached_run(out, key, {"data": asdict(data), "train": asdict(config)},
-                                    lambda config=config: train(dataset, config, margins), force)
-                runs.append(run)
+    for config in configs:
+        key = re.sub(r"[^A-Za-z0-9_.]+", "_",
+                     f"{config.fmt}-{config.rounding}-{config.loss_in}-alpha{config.alpha:g}")
+        run, _ = cached_run(out, key, {"data": asdict(data), "train": asdict(config)},
+                            lambda config=config: train(dataset, config, margins), force)
+        runs.append(run)
     return references, runs
 
 

@@ -52,11 +52,11 @@ def run_alphas(data: DataConfig, alphas: Sequence[float], out: Path | None = Non
     the records under ``out`` (see :func:`swalp.diagnet.records.cached_run`)."""
     if not alphas:
         raise ValueError("alphas must name at least one initialisation scale")
+    configs = [TrainConfig(alpha=alpha, **train_options) for alpha in alphas]  # refuse bad input first
     dataset = data.dataset()
     margins = MaxMargins.of(dataset.Z)
     runs = []
-    for alpha in alphas:
-        config = TrainConfig(alpha=alpha, **train_options)
+    for alpha, config in zip(alphas, configs, strict=True):
         identity = {"data": asdict(data), "train": asdict(config)}
         run, _ = cached_run(out, f"{prefix}-alpha{alpha:g}", identity,
                             lambda config=config: train(dataset, config, margins), force)
