@@ -24,7 +24,7 @@ from swalp.diagnet.format_study import (
 from swalp.diagnet.maxmargin import MaxMargins
 from swalp.diagnet.plots import plot_formats, plot_margins
 from swalp.diagnet.study import DEFAULT_ALPHAS, DataConfig, ratio_table, run_alphas
-from swalp.sweep_store import rows_to_csv, write_atomic
+from swalp.sweep.store import rows_to_csv, write_atomic
 from swalp.threads import single_threaded
 
 

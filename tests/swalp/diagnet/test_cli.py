@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from swalp.cli import main
-from swalp.sweep_store import read_csv
+from swalp.sweep.store import read_csv
 
 SMALL = ["--n", "20", "--d", "50", "--seed", "0"]
 README = Path(__file__).resolve().parents[3] / "README.md"
