@@ -68,10 +68,10 @@ def plot_formats(references: Sequence[Run], runs: Sequence[Run], stem: str | os.
                 xs, ys = _trajectory(run, key)
                 name = run.config.numerics().name
                 style = "-" if run.config.rounding == "nearest" else "--"
-                label = f"{name} {run.config.rounding}"
+                run_label = f"{name} {run.config.rounding}"
                 if not xs:  # stopped while the loss was still above 1/e: off the log axis
-                    label += f" (stopped at eps={math.exp(-run.final['log_inv_eps']):.3g})"
-                ax.plot(xs, ys, style, color=colours[name], label=label)
+                    run_label += f" (stopped at eps={math.exp(-run.final['log_inv_eps']):.3g})"
+                ax.plot(xs, ys, style, color=colours[name], label=run_label)
                 if xs:
                     ax.plot(xs[-1], ys[-1], "x", color=colours[name], markersize=8)
             _mark_eps(ax)
@@ -82,6 +82,6 @@ def plot_formats(references: Sequence[Run], runs: Sequence[Run], stem: str | os.
                 ax.set_title(f"alpha = {ref.config.alpha:g}", fontsize=10)
             else:
                 ax.set_xlabel("log(1/eps)   (x: where the run stopped)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.0))
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, stem)
