@@ -10,6 +10,7 @@ CSV and ``formats.png``. Run records are kept under ``OUT/runs`` and reused.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from swalp.diagnet.format_study import (
@@ -24,6 +25,7 @@ from swalp.diagnet.format_study import (
 from swalp.diagnet.maxmargin import MaxMargins
 from swalp.diagnet.plots import plot_formats, plot_margins
 from swalp.diagnet.study import DEFAULT_ALPHAS, DataConfig, ratio_table, run_alphas
+from swalp.diagnet.trainer import TrainConfig
 from swalp.sweep.store import rows_to_csv, write_atomic
 from swalp.threads import single_threaded
 
@@ -47,13 +49,13 @@ def _names(text: str, name: str) -> list[str]:
 
 def _setup(args: argparse.Namespace) -> tuple[DataConfig, dict[str, object], Path]:
     data = DataConfig(args.n, args.d, args.k, args.seed)
-    dataset = data.dataset()
+    dataset = data.dataset()  # refuses bad sizes before anything is trained
     margins = MaxMargins.of(dataset.Z)
     print(f"data: n={data.n} d={data.d} k={data.k} seed={data.seed}; max margins: "
           f"l1 {margins.l1.margin:.4f}, l2 {margins.l2.margin:.4f}; depth {args.depth}, "
           f"eps down to e^-{args.target:g}")
     options = {"depth": args.depth, "target_log_inv_eps": args.target, "loss_step": args.loss_step,
-               "max_relative_change": args.max_relative_change, "records": args.records}
+               "max_relative_change": args.max_relative_change, "records": args.records, "seed": args.seed}
     return data, options, Path(args.out)
 
 
@@ -93,20 +95,24 @@ def run_formats_study(args: argparse.Namespace) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, alphas: str, out: str) -> None:
+    data = {f.name: f.default for f in fields(DataConfig)}
+    train = {f.name: f.default for f in fields(TrainConfig)}
     parser.add_argument("--alphas", default=alphas, help=f"initialisation scales (default: {alphas})")
-    parser.add_argument("--n", type=int, default=30, help="samples (default: 30)")
-    parser.add_argument("--d", type=int, default=100, help="features (default: 100)")
-    parser.add_argument("--k", type=int, default=3, help="nonzeros of the teacher (default: 3)")
-    parser.add_argument("--seed", type=int, default=0, help="data seed and stochastic rounding seed")
-    parser.add_argument("--depth", type=int, default=2, help="D in w = u+^D - u-^D (default: 2)")
-    parser.add_argument("--target", type=float, default=2000.0,
-                        help="train until log(1/eps) reaches this (default: 2000, eps = e^-2000 ~ 1e-869)")
-    parser.add_argument("--loss-step", type=float, default=0.1,
-                        help="largest predicted decrease of log(eps) per step (default: 0.1)")
-    parser.add_argument("--max-relative-change", type=float, default=0.02,
-                        help="largest relative change of a parameter per step (default: 0.02)")
-    parser.add_argument("--records", type=int, default=120,
-                        help="records per run, geometric in log(1/eps) (default: 120)")
+    parser.add_argument("--n", type=int, default=data["n"], help="samples (default: %(default)s)")
+    parser.add_argument("--d", type=int, default=data["d"], help="features (default: %(default)s)")
+    parser.add_argument("--k", type=int, default=data["k"], help="teacher nonzeros (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=data["seed"],
+                        help="seed of the data and of stochastic rounding (default: %(default)s)")
+    parser.add_argument("--depth", type=int, default=train["depth"],
+                        help="D in w = u+^D - u-^D (default: %(default)s)")
+    parser.add_argument("--target", type=float, default=train["target_log_inv_eps"],
+                        help="train until log(1/eps) reaches this (default: %(default)g, eps ~ 1e-869)")
+    parser.add_argument("--loss-step", type=float, default=train["loss_step"],
+                        help="largest predicted decrease of log(eps) per step (default: %(default)g)")
+    parser.add_argument("--max-relative-change", type=float, default=train["max_relative_change"],
+                        help="largest relative change of a parameter per step (default: %(default)g)")
+    parser.add_argument("--records", type=int, default=train["records"],
+                        help="records per run, geometric in log(1/eps) (default: %(default)d)")
     parser.add_argument("--force", action="store_true", help="retrain runs whose records exist")
     parser.add_argument("--out", default=out, help=f"output directory (default: {out})")
 

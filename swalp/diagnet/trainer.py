@@ -72,7 +72,7 @@ class TrainConfig:
 
     alpha: float
     depth: int = 2
-    target_log_inv_eps: float = 1000.0
+    target_log_inv_eps: float = 2000.0
     loss_step: float = 0.1
     max_relative_change: float = 0.02
     max_steps: int = 1_000_000
