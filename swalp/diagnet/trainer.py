@@ -58,7 +58,6 @@ from swalp.diagnet.model import DiagonalNetwork
 from swalp.diagnet.numerics import Numerics
 
 LOSS_IN = ("format", "log")
-STOP_REASONS = ("target", "loss underflow", "gradient underflow", "swamped", "overflow", "step budget")
 
 
 @dataclass(frozen=True)
