@@ -40,6 +40,7 @@ def test_bad_input_exits_2_naming_the_valid_choices(tmp_path, capsys):
         (["--formats", "W=bfp99"], "format of role W: unknown format 'bfp99': expected a preset"),
         (["--formats", "X=bfp8"], "role must be one of W, A, E, G, M"),
         (["--swa-start", "3"], r"swa_start must be in [1, epochs - 1] = [1, 2]"),
+        (["--protocol", "paper"], "task linreg has no paper protocol"),
     ]
     for extra, message in cases:
         assert main(["train", *LINREG, *extra, "--out", str(tmp_path / "bad")]) == 2

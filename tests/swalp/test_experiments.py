@@ -63,22 +63,10 @@ def test_same_seed_same_bits_other_seed_other_bits(tmp_path):
                                  zip(runs[1]["epochs"], runs[0]["epochs"], strict=True)]
 
 
-def test_resume_after_a_kill_ends_bit_identical_to_an_uninterrupted_run(tmp_path, monkeypatch):
+def test_resume_after_a_kill_ends_bit_identical_to_an_uninterrupted_run(tmp_path, run_killed):
     config = RunConfig(**CNN)
     run_experiment(config, tmp_path / "whole")
-    calls = {"n": 0}
-    original = experiments._Run.run_epoch
-
-    def killed_after_two(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(self)
-
-    monkeypatch.setattr(experiments._Run, "run_epoch", killed_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(config, tmp_path / "killed")
-    monkeypatch.setattr(experiments._Run, "run_epoch", original)
+    run_killed(config, tmp_path / "killed", 2)
     assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["epoch"] == 2
     record = run_experiment(config, tmp_path / "killed", resume=True)
     whole = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")

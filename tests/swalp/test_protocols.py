@@ -151,7 +151,7 @@ def test_dropout_masks_are_a_function_of_seed_and_call_count_not_of_torchs_gener
 
 
 def test_cifar_vgg16_run_records_its_protocol_and_resumes_bit_identical_with_dropout(cifar_dir, tmp_path,
-                                                                                   monkeypatch):
+                                                                                   run_killed):
     # A and E in bfp8 (stochastic), the optimizer in fp32: fast, and every draw still from the stream
     config = RunConfig(task="cifar10-vgg16", method="swalp", data_dir=cifar_dir, epochs=3, swa_start=2,
                        batch_size=20, formats={"W": "fp32", "G": "fp32", "M": "fp32"})
@@ -168,19 +168,7 @@ def test_cifar_vgg16_run_records_its_protocol_and_resumes_bit_identical_with_dro
                                                           whole["epochs"][1]["test_error"]]
     assert whole["epochs"][0]["swa_test_error"] is None and whole["epochs"][1]["swa_test_error"] is not None
 
-    original, calls = experiments._Run.run_epoch, {"n": 0}
-
-    def killed_after_two(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(self)
-
-    monkeypatch.setattr(experiments._Run, "run_epoch", killed_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(config, tmp_path / "killed")
-    monkeypatch.setattr(experiments._Run, "run_epoch", original)
-    torch.manual_seed(1234)  # the global generator plays no part
+    run_killed(config, tmp_path / "killed", 2)
     run_experiment(config, tmp_path / "killed", resume=True)
     a, b = (load_checkpoint(tmp_path / d / "checkpoint.pt") for d in ("whole", "killed"))
     for key in ("model", "averager"):
