@@ -118,7 +118,8 @@ def print_cnn(records: list[dict[str, Any]], seeds: int) -> None:
     table, returned = cnn_table(records, seeds)
     print(f"\n### Digits CNN ({CNN_TASK}), 8-bit block floating point\n")
     print(f"{config['epochs']} epochs, batch {config['batch_size']}, lr {config['lr']} (paper schedule), "
-          f"averaging once per epoch from epoch {config['swa_start'] + 1} at lr {config['swa_lr']}; "
+          f"averaging once per epoch from the end of epoch {config['swa_start']}, lr {config['swa_lr']} "
+          f"from epoch {config['swa_start'] + 1}; "
           "every role (W, A, E, G, M) bfp8 with stochastic rounding, paper's block layout.\n")
     print(table)
     gap = returned["swalp"] - returned["sgd-fp"]
@@ -136,7 +137,7 @@ def print_convex(records: list[dict[str, Any]], widths: Sequence[int], seeds: in
         print(f"\n### {task}: squared distance to the optimum at the end ({config['epochs']} epochs)\n")
         print(f"batch {config['batch_size']}, constant lr {config['lr']}, "
               f"weight decay {config['weight_decay']}, "
-              f"SWALP averages once per epoch from epoch {config['swa_start'] + 1}; W, G, M quantized "
+              f"SWALP averages once per epoch from the end of epoch {config['swa_start']}; W, G, M quantized "
               f"(stochastic rounding), mean of {seeds} seeds.\n")
         print(table)
         if task == "linreg":
@@ -144,8 +145,8 @@ def print_convex(records: list[dict[str, Any]], widths: Sequence[int], seeds: in
             verdict = "met" if all(r >= 10 for r in ratios.values()) else "missed"
             print("\nTarget (8 bits: SWALP >= 10x closer than SGD-LP): "
                   + ", ".join(f"{f} {r:.1f}x" for f, r in ratios.items()) + f": {verdict}.")
-            print("\nDistance over epochs at 8 bits (returned model; SWALP's average from epoch "
-                  f"{config['swa_start'] + 1}):\n")
+            print("\nDistance over epochs at 8 bits (returned model; SWALP's average from the end of epoch "
+                  f"{config['swa_start']}):\n")
             print(curve_table(records, 8))
 
 
