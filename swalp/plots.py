@@ -100,10 +100,15 @@ def _families(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], title: str = "") -> list[Path]:
     """SQNR against bits per element of an analysis table's rows (``format``, ``family``,
     ``bits_per_element``, ``sqnr_db``): markers for every format, a line per family through
-    the best SQNR at each bit width; formats of the float and MX families are labelled."""
+    the best SQNR at each bit width; formats of the float and MX families are labelled. When no
+    format has a finite SQNR (an all-zero tensor, or every format exact: infinite SQNR), the
+    figure says so instead of drawing an empty legend."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     labels: list[tuple[str, tuple[float, float], bool]] = []
+    if not any(math.isfinite(r["sqnr_db"]) for r in rows):
+        ax.text(0.5, 0.5, "no format has a finite SQNR on this tensor\n"
+                "(all-zero input, or every format exact)", transform=ax.transAxes, ha="center", va="center")
     for family in _families(rows):
         points = sorted((r["bits_per_element"], r["sqnr_db"], r["format"]) for r in rows
                         if r["family"] == family and math.isfinite(r["sqnr_db"]))
@@ -120,7 +125,8 @@ def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], t
     ax.set_xlabel("bits per element (shared scales included)")
     ax.set_ylabel("SQNR (dB)")
     ax.grid(True, alpha=0.3)
-    ax.legend(title="family")
+    if ax.lines:
+        ax.legend(title="family")
     ax.set_title(title, fontsize=10)
     return save_figure(fig, stem)
 

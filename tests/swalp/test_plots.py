@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from swalp.cli import main
@@ -65,6 +67,14 @@ def test_sqnr_figure_is_written(tmp_path):
             for w in (4, 6)]
     rows.append({"format": "fp8_e4m3", "family": "float", "bits_per_element": 8, "sqnr_db": 31.0})
     assert_figures(plot_sqnr(rows, tmp_path / "sub" / "sqnr", "t"), ("sqnr",))
+
+
+def test_sqnr_figure_without_a_finite_sqnr_says_so_without_a_matplotlib_warning(tmp_path):
+    rows = [{"format": f, "family": "bfp", "bits_per_element": 8, "sqnr_db": v}
+            for f, v in (("bfp8", float("nan")), ("bfp(6)", float("inf")))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_figures(plot_sqnr(rows, tmp_path / "sqnr", "all zero"), ("sqnr",))
 
 
 def test_plot_of_a_directory_without_results_says_so(tmp_path, capsys):
