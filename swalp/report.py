@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from swalp.roles import ROLES
+from swalp.tasks import CLASSIFICATION, REGRESSION, get_task
 
 
 def formats_label(record: dict[str, Any]) -> str:
@@ -38,8 +39,15 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-HEADER = ["method", "formats", "test err % (iterate)", "test err % (average)", "test err % (avg, LP)",
-          "energy/step uJ", "speedup vs fp32", "energy saving vs fp32"]
+def header(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Column names of :func:`summary_rows`; the error columns name their measure: ``test err
+    %`` (classification), ``test MSE`` (regression) or, for records of both kinds, ``test err
+    % / MSE``."""
+    kinds = {get_task(r["task"]).kind for r in records}
+    measure = " / ".join(name for kind, name in ((CLASSIFICATION, "test err %"), (REGRESSION, "test MSE"))
+                         if kind in kinds) or "test err %"
+    return ["method", "formats", f"{measure} (iterate)", f"{measure} (average)", f"{measure} (avg, LP)",
+            "energy/step uJ", "speedup vs fp32", "energy saving vs fp32"]
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
@@ -57,4 +65,4 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown:
 
 def summary_table(records: Sequence[dict[str, Any]], markdown: bool = False) -> str:
     """The demo's table for ``records`` (see :func:`summary_rows`)."""
-    return render_table(HEADER, summary_rows(records), markdown)
+    return render_table(header(records), summary_rows(records), markdown)
