@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -167,7 +168,7 @@ class RunConfig:
 
 
 class RunExistsError(FileExistsError):
-    """The output directory holds a finished run (pass force=True / --force to overwrite)."""
+    """The output directory holds a finished run (``force`` overwrites it, ``resume`` returns it)."""
 
 
 def _schedule(config: RunConfig, steps_per_epoch: int) -> Schedule:
@@ -321,22 +322,42 @@ def _protocol_record(run: _Run) -> dict[str, Any]:
     }
 
 
-def _prepare_out(out: Path, config: RunConfig, resume: bool, force: bool) -> dict[str, Any] | None:
-    """Check ``out`` before training; returns the checkpoint state to resume from, if any."""
-    record_path, checkpoint_path = out / RECORD_FILE, out / CHECKPOINT_FILE
-    if record_path.exists() and not force:
-        status = json.loads(record_path.read_text()).get("status")
-        if status == "finished":
-            raise RunExistsError(f"{record_path} holds a finished run; pass force=True (--force) to "
-                                 "overwrite it")
+def _check_same_config(saved: dict[str, Any] | None, config: RunConfig, path: Path) -> None:
+    """Refuse to resume from ``path`` when the config saved there is not ``config``."""
+    ours = config.to_dict()
+    if saved != ours:
+        diff = sorted(k for k in ours if (saved or {}).get(k) != ours[k])
+        raise ValueError(f"--resume: {path} is from a different config (differs in {', '.join(diff)})")
+
+
+def _finished_record(record_path: Path, config: RunConfig, resume: bool,
+                     force: bool) -> dict[str, Any] | None:
+    """The finished record at ``record_path`` when resuming it (nothing left to train), None
+    when there is none or ``force`` overwrites it.
+
+    Raises:
+        RunExistsError: a finished run, neither ``force`` nor ``resume``.
+        ValueError: resuming a finished run of another config.
+    """
+    if force or not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    if record.get("status") != "finished":
+        return None
+    if not resume:
+        raise RunExistsError(f"{record_path} holds a finished run; pass force=True to overwrite it or "
+                             "resume=True to return its record")
+    _check_same_config(record.get("config"), config, record_path)
+    return record
+
+
+def _prepare_out(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
+    """The checkpoint state to resume from, if resuming and ``out`` has one of ``config``."""
+    checkpoint_path = out / CHECKPOINT_FILE
     if not resume or not checkpoint_path.exists():
         return None
     state = load_checkpoint(checkpoint_path)
-    if state["config"] != config.to_dict():
-        theirs, ours = state["config"], config.to_dict()
-        diff = sorted(k for k in ours if theirs.get(k) != ours[k])
-        raise ValueError(f"--resume: {checkpoint_path} is from a different config (differs in "
-                         f"{', '.join(diff)})")
+    _check_same_config(state["config"], config, checkpoint_path)
     return state
 
 
@@ -349,18 +370,26 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
         out_dir: directory for ``record.json`` (written after every epoch) and, with
             ``checkpoint``, ``checkpoint.pt`` (atomically, after every epoch).
         checkpoint: write checkpoints (needs ``out_dir``).
-        resume: continue from ``out_dir``'s checkpoint (must be of the same config).
+        resume: continue from ``out_dir``'s checkpoint (must be of the same config); when
+            ``out_dir`` holds the finished run of the same config, return its record untouched.
         force: overwrite a finished run's record.
         progress: show a tqdm progress bar over epochs.
 
     Raises:
-        ValueError: bad config (before any training), or a checkpoint of another config.
-        RunExistsError: ``out_dir`` holds a finished run and ``force`` is False.
+        ValueError: bad config (before any training), or a checkpoint or finished record of
+            another config on ``resume``.
+        RunExistsError: ``out_dir`` holds a finished run, neither ``force`` nor ``resume``.
         NonFiniteError: training diverged (NaN/inf); the last good checkpoint is kept.
     """
     config = config.resolved()
     out = Path(out_dir) if out_dir is not None else None
-    state = _prepare_out(out, config, resume, force) if out is not None else None
+    if out is not None:
+        finished = _finished_record(out / RECORD_FILE, config, resume, force)
+        if finished is not None:
+            if progress:
+                print(f"{out / RECORD_FILE}: this run is finished, nothing to resume", file=sys.stderr)
+            return finished
+    state = _prepare_out(out, config, resume) if out is not None else None
     with single_threaded():
         run = _Run(config)
         cost, bits = _cost(run), _bits(run)

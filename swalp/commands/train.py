@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from swalp.experiments import METHODS, SCHEDULES, RunConfig, run_experiment
+from swalp.experiments import METHODS, RECORD_FILE, SCHEDULES, RunConfig, RunExistsError, run_experiment
 from swalp.protocols import PROTOCOLS
 from swalp.report import summary_table
 from swalp.roles import parse_role_assignments
@@ -64,8 +65,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    record = run_experiment(config_from_args(args), args.out, checkpoint=not args.no_checkpoint,
-                            resume=args.resume, force=args.force, progress=True)
+    try:
+        record = run_experiment(config_from_args(args), args.out, checkpoint=not args.no_checkpoint,
+                                resume=args.resume, force=args.force, progress=True)
+    except RunExistsError:
+        raise RunExistsError(f"{Path(args.out) / RECORD_FILE} holds a finished run: --force overwrites it, "
+                             "--resume prints its record") from None
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -81,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "each epoch.")
     add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/checkpoint.pt (a finished run: print its record)")
     parser.add_argument("--force", action="store_true", help="overwrite a finished run in OUT")
     parser.add_argument("--no-checkpoint", action="store_true", help="do not write checkpoints")
     parser.add_argument("--json", action="store_true", help="print the whole record as JSON")

@@ -27,7 +27,10 @@ def test_train_refuses_a_finished_run_without_force_and_resume_of_another_config
     assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out]) == 0
     capsys.readouterr()
     assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out]) == 2
-    assert "holds a finished run; pass force=True (--force)" in capsys.readouterr().err
+    assert "holds a finished run: --force overwrites it, --resume prints its record" in capsys.readouterr().err
+    assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out, "--resume"]) == 0
+    printed = capsys.readouterr()
+    assert "this run is finished, nothing to resume" in printed.err and "sgd-lp" in printed.out
     other = ["train", *LINREG, "--method", "sgd-lp", "--lr", "0.5", "--out", out]
     assert main([*other, "--resume", "--force"]) == 2
     assert "different config (differs in lr)" in capsys.readouterr().err

@@ -121,9 +121,13 @@ def test_missing_cifar_files_are_named(tmp_path):
 
 def test_finished_run_is_not_overwritten_without_force_and_resume_checks_the_config(tmp_path):
     config = RunConfig(method="sgd-lp", **LINREG)
-    run_experiment(config, tmp_path)
-    with pytest.raises(RunExistsError, match="--force"):
+    record = run_experiment(config, tmp_path)
+    with pytest.raises(RunExistsError, match="pass force=True to overwrite it or resume=True"):
         run_experiment(config, tmp_path)
+    assert run_experiment(config, tmp_path, resume=True) == json.loads((tmp_path / "record.json").read_text())
+    assert run_experiment(config, tmp_path, resume=True)["final"] == record["final"]
+    with pytest.raises(ValueError, match=r"record.json is from a different config.*lr"):
+        run_experiment(RunConfig(method="sgd-lp", lr=0.5, **LINREG), tmp_path, resume=True)
     with pytest.raises(ValueError, match=r"different config.*lr"):
         run_experiment(RunConfig(method="sgd-lp", lr=0.5, **LINREG), tmp_path, resume=True, force=True)
     assert run_experiment(config, tmp_path, force=True)["status"] == "finished"
