@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +330,7 @@ def _check_same_config(saved: dict[str, Any] | None, config: RunConfig, path: Pa
         raise ValueError(f"--resume: {path} is from a different config (differs in {', '.join(diff)})")
 
 
-def _finished_record(record_path: Path, config: RunConfig, resume: bool,
+def finished_record(record_path: Path, config: RunConfig, resume: bool,
                      force: bool) -> dict[str, Any] | None:
     """The finished record at ``record_path`` when resuming it (nothing left to train), None
     when there is none or ``force`` overwrites it.
@@ -362,7 +362,8 @@ def _prepare_out(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] |
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpoint: bool = True, *,
-                   resume: bool = False, force: bool = False, progress: bool = False) -> dict[str, Any]:
+                   resume: bool = False, force: bool = False, progress: bool = False,
+                   on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train ``config`` and return its record (see README, "swalp" section).
 
     Args:
@@ -374,6 +375,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
             ``out_dir`` holds the finished run of the same config, return its record untouched.
         force: overwrite a finished run's record.
         progress: show a tqdm progress bar over epochs.
+        on_epoch: called with each finished epoch's history row (e.g. to report progress).
 
     Raises:
         ValueError: bad config (before any training), or a checkpoint or finished record of
@@ -384,7 +386,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
     config = config.resolved()
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        finished = _finished_record(out / RECORD_FILE, config, resume, force)
+        finished = finished_record(out / RECORD_FILE, config, resume, force)
         if finished is not None:
             if progress:
                 print(f"{out / RECORD_FILE}: this run is finished, nothing to resume", file=sys.stderr)
@@ -410,6 +412,8 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
                     if out is not None and checkpoint:
                         kept = f"; last good checkpoint: {out / CHECKPOINT_FILE}"
                     raise NonFiniteError(f"{err}{kept} (epoch {run.epoch})") from None
+                if on_epoch is not None:
+                    on_epoch(row)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{row['train_loss']:.4g}", err=f"{row['test_error']:.3g}")

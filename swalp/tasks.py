@@ -220,13 +220,10 @@ TASKS: dict[str, Task] = {
         "cifar100-preresnet164", "PreResNet-164 (bottleneck) on CIFAR-100 from --data-dir", CLASSIFICATION,
         _cifar(100), lambda: preresnet164(100), dict(_PRERESNET164_DEFAULTS), **_CIFAR),
 }
-#: Other spellings of task names.
-ALIASES = {"vgg-digits": "digits-vgg", "preresnet-digits": "digits-preresnet"}
-TASKS.update({alias: TASKS[name] for alias, name in ALIASES.items()})
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name`` (an alias resolves to its task)."""
+    """The task called ``name``."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; tasks are {', '.join(sorted(TASKS))}")
     return TASKS[name]

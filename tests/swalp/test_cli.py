@@ -27,7 +27,8 @@ def test_train_refuses_a_finished_run_without_force_and_resume_of_another_config
     assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out]) == 0
     capsys.readouterr()
     assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out]) == 2
-    assert "holds a finished run: --force overwrites it, --resume prints its record" in capsys.readouterr().err
+    refusal = capsys.readouterr().err
+    assert "holds a finished run: --force overwrites it, --resume prints its record" in refusal
     assert main(["train", *LINREG, "--method", "sgd-lp", "--out", out, "--resume"]) == 0
     printed = capsys.readouterr()
     assert "this run is finished, nothing to resume" in printed.err and "sgd-lp" in printed.out
@@ -58,10 +59,22 @@ def test_demo_prints_the_table_and_saves_the_figure(tmp_path, capsys):
     status = main(["demo", "--epochs", "2", "--swa-start", "1", "--methods", "sgd-fp,swalp", "--jobs", "1",
                    "--out", str(tmp_path)])
     assert status == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "compiling kernels" in captured.err and "training: 100%" in captured.err  # the progress bar
     assert "energy/step uJ" in out and "speedup vs fp32" in out
     rows = [line.split() for line in out.splitlines() if line.split()[:2] in (["sgd-fp", "fp32"],
-                                                                               ["swalp", "bfp8"])]
+                                                                               ["swalp", "bfp(6)"])]
     assert [row[0] for row in rows] == ["sgd-fp", "swalp"]
-    assert rows[0][-2] == "1.00x" and float(rows[1][-2].rstrip("x")) > 1  # speedup of 8-bit vs fp32
+    assert rows[0][-2] == "1.00x" and float(rows[1][-2].rstrip("x")) > 1  # speedup of 6-bit vs fp32
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_demo_refuses_to_overwrite_finished_runs_without_force(tmp_path, capsys):
+    (tmp_path / "swalp").mkdir()
+    (tmp_path / "swalp" / "record.json").write_text(json.dumps({"status": "finished"}))
+    assert main(["demo", "--methods", "sgd-fp,swalp", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    record = tmp_path / "swalp" / "record.json"
+    assert f"{tmp_path} holds finished demo runs ({record}): --force overwrites them" in err
+    assert not (tmp_path / "sgd-fp").exists()  # refused before training

@@ -48,6 +48,13 @@ def test_every_task_of_the_issue_is_registered_and_cifar_needs_a_data_dir():
         get_task("cifar100-vgg16").load(None)
 
 
+def test_unknown_task_lists_exactly_the_registered_names():
+    with pytest.raises(ValueError, match="unknown task 'vgg-digits'") as err:
+        get_task("vgg-digits")
+    assert str(err.value).endswith(", ".join(sorted(TASKS)))
+    assert all(task.name == name for name, task in TASKS.items())  # no aliases: every key is its task
+
+
 @pytest.mark.parametrize("name", ["digits-vgg", "digits-preresnet"])
 def test_digit_models_map_images_to_ten_logits(name):
     task = get_task(name)
