@@ -92,20 +92,25 @@ def main() -> None:
     print(f"code: {code_version()}; {args.runs} runs per row, {args.draws} draws per element, 8 calls")
     probes, single = stochastic_probes(FMT), np.array([1.0625])
     start = time.time()
-    print("\nfalse alarms of a correct quantizer (lpformats.quantize, fp8_e4m3 stochastic):")
-    print(f"{'input':<22}{'random bits':>12}{'alpha':>8}{'rejected':>10}{'rate':>9}   95% interval")
+    print("\nfalse alarms of correct stochastic rounding to fp8_e4m3 (lpformats.quantize; numpy's PCG64")
+    print("generator rounding up with probability f):")
+    print(f"{'quantizer':<13}{'input':<20}{'bits':>6}{'alpha':>8}{'rejected':>10}{'rate':>9}   95% interval")
+    rows = [
+        ("lpformats", name, x, bits)
+        for name, x in (("71 probes", probes), ("one element, f=1/2", single))
+        for bits in (None, 4)
+    ]
+    rows.append(("numpy PCG64", "71 probes", probes, None))
     with one_numba_thread():
-        for name, x in (("71 probes", probes), ("one element, f=1/2", single)):
-            for bits in (None, 4):
-                for alpha in (0.1, 0.01):
-                    k = rejections(
-                        ours(bits), x, args.runs, draws=args.draws, alpha=alpha, stochastic_bits=bits
-                    )
-                    low, high = interval(k, args.runs)
-                    print(
-                        f"{name:<22}{bits or 53:>12}{alpha:>8g}{k:>6}/{args.runs:<4}{k / args.runs:>8.3f}   "
-                        f"[{low:.3f}, {high:.3f}]"
-                    )
+        for quantizer, name, x, bits in rows:
+            fn = ours(bits) if quantizer == "lpformats" else biased(0.0)
+            for alpha in (0.1, 0.01):
+                k = rejections(fn, x, args.runs, draws=args.draws, alpha=alpha, stochastic_bits=bits)
+                low, high = interval(k, args.runs)
+                print(
+                    f"{quantizer:<13}{name:<20}{bits or 53:>6}{alpha:>8g}{k:>6}/{args.runs:<4}"
+                    f"{k / args.runs:>8.3f}   [{low:.3f}, {high:.3f}]"
+                )
         print("\nexact size of the bias test at the default alpha = 1e-6 (union over elements):")
         for bits in (None, 4):
             for draws in (args.draws, 1 << 18):

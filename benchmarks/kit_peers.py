@@ -12,6 +12,7 @@ table separates conventions from real differences. Stochastic peers are seeded w
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class Case:
     rounding: str = "nearest"
     stated: dict = field(default_factory=dict)
     stochastic: bool = False
+    tensor: str = "torch"
 
 
 def _torch_cast(name: str) -> Callable[[], Callable]:
@@ -102,7 +104,9 @@ def cases() -> list[Case]:
         ("bfloat16", "bf16"),
     ]
     out = [Case(f"torch .to({n})", f, _torch_cast(n), stated=s) for n, f, s in torch_casts]
-    out += [Case(f"ml_dtypes {n}", f, _ml_dtypes(n), stated={"nan_payload": "any"}) for n, f in ml]
+    out += [
+        Case(f"ml_dtypes {n}", f, _ml_dtypes(n), stated={"nan_payload": "any"}, tensor="numpy") for n, f in ml
+    ]
     for exp, man in ((5, 2), (4, 3), (8, 7)):
         fmt = FloatFormat(exp, man)
         out.append(
@@ -161,15 +165,18 @@ def check(case: Case, fn: Callable, conventions: dict) -> str:
     try:
         if case.stochastic:
             x = stochastic_probes(case.fmt).astype(np.float32)
-            report = assert_unbiased(fn, x, case.fmt, tensor="torch", draws=DRAWS, **conventions)
+            report = assert_unbiased(fn, x, case.fmt, tensor=case.tensor, draws=DRAWS, **conventions)
         else:
-            report = assert_rounds_like(fn, case.fmt, case.rounding, tensor="torch", **conventions)
+            report = assert_rounds_like(fn, case.fmt, case.rounding, tensor=case.tensor, **conventions)
         return f"passed: {report}"
     except CounterexampleError as failure:
         return str(failure)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="", help="run the peers whose name contains this text")
+    args = parser.parse_args()
     print(machine_line())
     print(f"code: {code_version()}")
     for name in ("torch", "ml_dtypes", "qtorch"):
@@ -179,7 +186,7 @@ def main() -> None:
         except PeerUnavailableError as why:
             print(f"{name}: skipped ({why})")
     start = time.time()
-    for case in cases():
+    for case in (c for c in cases() if args.only in c.peer):
         title = f"{case.peer} vs {case.fmt} {case.rounding}"
         try:
             fn = case.build()
