@@ -66,3 +66,63 @@ def show_result(value: float, dtype: np.dtype, fmt: object) -> str:
     """``0.625 (0x3f200000), code 0x32``."""
     code = code_of(value, fmt)
     return show(value, dtype) + (f", {code}" if code else "")
+
+
+#: How a tie can be broken, as a function of (lo, hi): the result it picks.
+TIE_RULES = {
+    "away from zero": lambda lo, hi: np.where(np.abs(hi) >= np.abs(lo), hi, lo),
+    "toward zero": lambda lo, hi: np.where(np.abs(hi) < np.abs(lo), hi, lo),
+    "up, toward +inf": lambda lo, hi: hi,
+    "down, toward -inf": lambda lo, hi: lo,
+}
+
+
+def _tie_rule(lo: np.ndarray, hi: np.ndarray, actual: np.ndarray) -> str:
+    """The tie-breaking rule that explains the most of these results, e.g. ``all rounded
+    away from zero`` or ``12 of 14 rounded up (toward +inf)``."""
+    best, hits = "", -1
+    for name, rule in TIE_RULES.items():
+        count = int((rule(lo, hi) == actual).sum())
+        if count > hits:
+            best, hits = name, count
+    if hits == 0:
+        return "none rounded to a neighbour"
+    return f"all rounded {best}" if hits == actual.size else f"{hits} of {actual.size} rounded {best}"
+
+
+def summarize(x: np.ndarray, actual: np.ndarray, bad: np.ndarray, fmt: object) -> str:
+    """One line counting the mismatching inputs by kind (ties, with the rule they follow;
+    between neighbours; values of the format; beyond the range; subnormal; inf; NaN) for
+    scalar formats; empty for block formats."""
+    if not _scalar(fmt) or bad.size == 0:
+        return ""
+    v = x.reshape(-1)[bad].astype(np.float64)
+    got = actual.reshape(-1)[bad]
+    finite = np.isfinite(v)
+    low = fmt.min_value if isinstance(fmt, FixedPoint) else -fmt.max_value
+    beyond = finite & ((v > fmt.max_value) | (v < low))
+    inside = finite & ~beyond
+    lo = np.full(v.shape, np.nan)
+    hi = np.full(v.shape, np.nan)
+    lo[inside] = lp.quantize(v[inside], fmt, "down")
+    hi[inside] = lp.quantize(v[inside], fmt, "up")
+    value = inside & (lo == hi)
+    tie = inside & ~value & (v == (lo + hi) / 2)
+    between = inside & ~value & ~tie
+    small = inside & (v != 0) & (np.abs(v) < fmt.smallest_normal) if isinstance(fmt, FloatFormat) else None
+    parts = []
+    if tie.any():
+        parts.append(f"{int(tie.sum())} ties ({_tie_rule(lo[tie], hi[tie], got[tie])})")
+    for mask, what in (
+        (between, "between neighbours, not ties"),
+        (value & (v != 0), "values of the format"),
+        (value & (v == 0), "zeros"),
+        (beyond, "beyond the largest finite value"),
+        (np.isinf(v), "infinities"),
+        (np.isnan(v), "NaNs"),
+    ):
+        if mask.any():
+            parts.append(f"{int(mask.sum())} {what}")
+    if small is not None and small.any():
+        parts.append(f"({int(small.sum())} of them below the smallest normal)")
+    return "mismatches by input: " + ", ".join(parts)

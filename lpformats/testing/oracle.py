@@ -14,7 +14,7 @@ from lpformats.testing import strategies
 from lpformats.testing.boundaries import block_tensor, boundary_values
 from lpformats.testing.compare import show
 from lpformats.testing.conventions import Conventions
-from lpformats.testing.describe import locate, show_result
+from lpformats.testing.describe import locate, show_result, summarize
 from lpformats.testing.search import Failure, SearchReport, call_quantizer, verify
 
 DETERMINISTIC_MODES = tuple(m for m in ROUNDING_MODES if m != "stochastic")
@@ -47,7 +47,8 @@ def mismatch_failure(
 ) -> Failure:
     """A :class:`Failure` listing the first mismatches: input, expected and actual, with bits."""
     flat_x, flat_a, flat_e = x.reshape(-1), actual.reshape(-1), expected.reshape(-1)
-    rows = []
+    summary = summarize(x, actual, bad, fmt)
+    rows = [f"  {summary}"] if summary else []
     for i in bad[:SHOWN]:
         where = locate(flat_x[i], fmt)
         index = np.unravel_index(int(i), x.shape) if x.ndim > 1 else int(i)

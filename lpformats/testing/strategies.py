@@ -167,8 +167,9 @@ def rounding_boundaries(fmt: object, dtype=np.float32, *, nan: bool = True) -> s
     """Single ``dtype`` inputs from :func:`~lpformats.testing.boundaries.boundary_values`:
     grid values, exact midpoints and their ``dtype`` neighbours, the largest finite value,
     half and one ulp beyond, subnormals, +-0, +-Inf and (``nan=True``) NaN; simplest first."""
-    return st.sampled_from(_boundaries_simplest_first(check_scalar_format(fmt, "rounding_boundaries"),
-                                                      np.dtype(dtype), nan))
+    return st.sampled_from(
+        _boundaries_simplest_first(check_scalar_format(fmt, "rounding_boundaries"), np.dtype(dtype), nan)
+    )
 
 
 def boundary_arrays(

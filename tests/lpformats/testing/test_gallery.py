@@ -40,6 +40,7 @@ def test_a_correct_float_quantizer_is_accepted(fmt):
 
 def test_ties_away_from_zero_is_rejected_at_a_tie_and_accepted_as_nearest_away():
     message = rejection(assert_rounds_like, float_quantizer(E5M2, ties="away"), E5M2, max_examples=EXAMPLES)
+    assert "ties (all rounded away from zero)" in message
     assert "the midpoint (tie) of" in message and "shrunk minimal example" in message
     assert "expected" in message and "actual" in message and "code 0x" in message
     assert_rounds_like(float_quantizer(E5M2, ties="away"), E5M2, "nearest_away", max_examples=EXAMPLES)
@@ -47,6 +48,7 @@ def test_ties_away_from_zero_is_rejected_at_a_tie_and_accepted_as_nearest_away()
 
 def test_ties_up_is_rejected_at_a_negative_tie():
     message = rejection(assert_rounds_like, float_quantizer(E5M2, ties="up"), E5M2, max_examples=EXAMPLES)
+    assert "ties (all rounded up, toward +inf)" in message
     minimal = message.split("shrunk minimal example")[1]
     assert "the midpoint (tie) of" in minimal
 
