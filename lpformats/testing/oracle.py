@@ -51,7 +51,7 @@ def mismatch_failure(
     rows = [f"  {summary}"] if summary else []
     for i in bad[:SHOWN]:
         where = locate(flat_x[i], fmt)
-        index = np.unravel_index(int(i), x.shape) if x.ndim > 1 else int(i)
+        index = tuple(int(k) for k in np.unravel_index(int(i), x.shape)) if x.ndim > 1 else int(i)
         rows.append(f"  x[{index}] = {show(flat_x[i], x.dtype)}" + (f": {where}" if where else ""))
         rows.append(f"      expected {show_result(flat_e[i], x.dtype, fmt)}")
         rows.append(f"      actual   {show_result(flat_a[i], x.dtype, fmt)}")
