@@ -76,9 +76,9 @@ def test_boundary_values_hold_midpoints_their_neighbours_and_the_edges(fmt):
         top = fmt.max_value
         below_top = float(lp.quantize(np.array([np.nextafter(top, 0)]), fmt, "down")[0])
         for v in (top, -top, top + (top - below_top), top + (top - below_top) / 2, 0.0, np.inf, -np.inf):
-            assert (
-                np.isin(np.array([v], dtype=dtype), x).all() or not np.isfinite(np.array([v], dtype=dtype))[0]
-            )
+            with np.errstate(over="ignore"):  # float32 cannot hold bf16's and fp32's 2 * max
+                v = np.array([v], dtype=dtype)
+            assert np.isin(v, x).all() or not np.isfinite(v[0])
         assert np.signbit(x[x == 0]).any() and np.isnan(x).sum() == 2
         if fmt.smallest_subnormal >= np.finfo(dtype).smallest_subnormal:
             assert ((np.abs(finite) < fmt.smallest_normal) & (finite != 0)).any()
