@@ -13,6 +13,7 @@ table separates conventions from real differences. Stochastic peers are seeded w
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 import time
 from collections.abc import Callable
@@ -181,8 +182,8 @@ def main() -> None:
     print(f"code: {code_version()}")
     for name in ("torch", "ml_dtypes", "qtorch"):
         try:
-            module = import_peer(name)
-            print(f"{name} {getattr(module, '__version__', '?')}")
+            import_peer(name)
+            print(f"{name} {importlib.metadata.version(name)}")
         except PeerUnavailableError as why:
             print(f"{name}: skipped ({why})")
     start = time.time()
