@@ -2,9 +2,12 @@
 at 6-bit block floating point (where SWALP and low-precision SGD differ), one table of test
 error next to the accelerator cost of a training step against fp32, and a PNG of the curves.
 
-One progress bar covers the whole job: first the Numba kernels are compiled (or loaded from
-the on-disk cache) by a two-epoch run in this process, then the runs train in worker
-processes and the bar advances with every finished epoch.
+A second demo in the same ``--out`` shows the runs the first one finished (as ``swalp train
+--resume`` does) and trains only what is missing; ``--force`` trains everything again, and a
+finished run of another configuration there is refused. One progress bar covers the job:
+first the Numba kernels are compiled (or loaded from the on-disk cache) by a two-epoch run in
+this process, then the runs train in worker processes and the bar advances with every
+finished epoch.
 """
 
 from __future__ import annotations
@@ -36,15 +39,23 @@ from swalp.tasks import get_task
 DEFAULT_TASK, DEFAULT_FORMATS = "mnist1d-cnn", "bfp(6)"
 
 
-def finished_runs(out: Path, configs: list[RunConfig]) -> list[Path]:
-    """Records of finished runs under ``out`` that the demo would overwrite."""
-    found = []
+def recorded_runs(out: Path, configs: list[RunConfig], force: bool) -> dict[str, dict[str, Any]]:
+    """Method -> finished record of an earlier demo of the same config under ``out`` (none
+    with ``force``), as ``swalp train --resume`` treats a finished run.
+
+    Raises:
+        RunExistsError: ``out`` holds a finished run of another configuration.
+    """
+    found = {}
     for config in configs:
         path = out / config.method / RECORD_FILE
         try:
-            finished_record(path, config, resume=False, force=False)
-        except RunExistsError:
-            found.append(path)
+            record = finished_record(path, config, resume=True, force=force)
+        except ValueError:
+            raise RunExistsError(f"{path} holds a finished run of another configuration: --force overwrites "
+                                 "it, or choose another --out") from None
+        if record is not None:
+            found[config.method] = record
     return found
 
 
@@ -106,17 +117,19 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_role_assignments(args.formats, "--formats")
     configs = [RunConfig(task=args.task, method=m, formats=formats, epochs=args.epochs,
                          swa_start=args.swa_start, seed=args.seed).resolved() for m in methods]
-    existing = [] if args.force else finished_runs(out, configs)
-    if existing:
-        raise RunExistsError(f"{out} holds finished demo runs ({', '.join(map(str, existing))}): --force "
-                             "overwrites them, or choose another --out")
-    jobs = max(1, min(args.jobs, len(configs)))
+    recorded = recorded_runs(out, configs, args.force)
+    todo = [c for c in configs if c.method not in recorded]
+    jobs = max(1, min(args.jobs, len(todo) or 1))
     first = configs[0]
     swa_start = next((c.swa_start for c in configs if c.method in ("swa-fp", "swalp")), first.swa_start)
-    print(f"swalp demo: {args.task}, {first.epochs} epochs, averaging from epoch {swa_start + 1}, "
+    print(f"swalp demo: {args.task}, {first.epochs} epochs, averaging from the end of epoch {swa_start}, "
           f"formats {args.formats} (stochastic rounding), methods {', '.join(methods)}, {jobs} process(es)")
+    if recorded:
+        print(f"{out} holds this demo's finished {', '.join(recorded)} run(s): shown as recorded "
+              "(--force trains them again)")
     start = time.perf_counter()
-    records = train_with_progress(configs, out, jobs)
+    trained = iter(train_with_progress(todo, out, jobs) if todo else [])
+    records = [recorded.get(c.method) or next(trained) for c in configs]
     print()
     print(summary_table(records, markdown=args.markdown))
     figure = plot_runs(records, out / "demo.png", f"{args.task}: {args.formats} vs fp32")
@@ -144,6 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                         help="runs in parallel (default: min(4, cores))")
     parser.add_argument("--out", default="swalp-demo", help="output directory (default: swalp-demo)")
-    parser.add_argument("--force", action="store_true", help="overwrite the finished runs of an earlier demo")
+    parser.add_argument("--force", action="store_true",
+                        help="train again the runs an earlier demo finished in OUT (default: show them)")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     parser.set_defaults(func=run)

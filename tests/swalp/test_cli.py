@@ -68,13 +68,20 @@ def test_demo_prints_the_table_and_saves_the_figure(tmp_path, capsys):
     assert [row[0] for row in rows] == ["sgd-fp", "swalp"]
     assert rows[0][-2] == "1.00x" and float(rows[1][-2].rstrip("x")) > 1  # speedup of 6-bit vs fp32
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+    recorded = (tmp_path / "swalp" / "record.json").read_text()
+    assert main(["demo", "--epochs", "2", "--swa-start", "1", "--methods", "sgd-fp,swalp", "--jobs", "1",
+                 "--out", str(tmp_path)]) == 0
+    again = capsys.readouterr()
+    assert "holds this demo's finished sgd-fp, swalp run(s): shown as recorded" in again.out
+    assert "training" not in again.err and (tmp_path / "swalp" / "record.json").read_text() == recorded
+    assert [line.split() for line in again.out.splitlines() if line.startswith("swalp  ")] == [rows[1]]
 
 
-def test_demo_refuses_to_overwrite_finished_runs_without_force(tmp_path, capsys):
+def test_demo_refuses_to_overwrite_a_finished_run_of_another_configuration(tmp_path, capsys):
     (tmp_path / "swalp").mkdir()
-    (tmp_path / "swalp" / "record.json").write_text(json.dumps({"status": "finished"}))
+    record = tmp_path / "swalp" / "record.json"
+    record.write_text(json.dumps({"status": "finished", "config": {"epochs": 3}}))
     assert main(["demo", "--methods", "sgd-fp,swalp", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    record = tmp_path / "swalp" / "record.json"
-    assert f"{tmp_path} holds finished demo runs ({record}): --force overwrites them" in err
+    assert f"{record} holds a finished run of another configuration: --force overwrites it" in err
     assert not (tmp_path / "sgd-fp").exists()  # refused before training
