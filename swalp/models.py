@@ -12,7 +12,9 @@ names: the placement of the authors' ``vgg_low``/``preresnet_low``).
   8x8 digits.
 * :class:`PreResNet`: pre-activation ResNet (He et al. 2016) as ``stevenygd/SWALP``
   ``models/preresnet_low.py`` (from bearpaw/pytorch-classification): basic blocks for depth
-  6n+2, bottleneck blocks for depth 9n+2 (``preresnet164``: 18 per stage), widths 16/32/64;
+  6n+2, bottleneck blocks for depth 9n+2 (``preresnet164``: 18 per stage; the reference's
+  ``PreResNet164LP`` passes depth 110 to a 6n+2 rule that switches to bottleneck blocks from
+  depth 44, which builds the same 18 per stage), widths 16/32/64;
   the projection shortcut (a strided 1x1 conv) takes the block input ``x``; conv weights
   N(0, sqrt(2 / (k * k * out_channels))), BatchNorm weight 1 and bias 0. Module and
   ``state_dict`` names are the reference's (``conv1``, ``layer1..3``, ``bn``, ``fc``; blocks
