@@ -96,7 +96,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.loss_in not in LOSS_IN:
             raise ValueError(f"loss_in must be one of {', '.join(LOSS_IN)}, got {self.loss_in!r}")
-        Numerics(self.fmt, self.rounding, self.seed)  # validates the format and the rounding
+        num = Numerics(self.fmt, self.rounding, self.seed)  # validates the format and the rounding
+        if not np.isfinite(num.round(num.round(np.full((2, 1), float(self.alpha))) ** self.depth)).all():
+            raise ValueError(f"alpha**depth = {self.alpha ** self.depth:g} overflows {num.name}: "
+                             "choose a smaller alpha")
 
     def numerics(self) -> Numerics:
         """A fresh :class:`Numerics` (call counter at 0) for this run."""
@@ -170,9 +173,6 @@ def train(data: Dataset, config: TrainConfig, margins: MaxMargins | None = None)
     Z = data.Z
     depth = config.depth
     u = num.round(DiagonalNetwork.initial(data.d, config.alpha, depth).u)
-    if not np.isfinite(num.round(DiagonalNetwork(u, depth).powers())).all():
-        raise ValueError(f"alpha**depth = {config.alpha ** depth:g} overflows {num.name}: "
-                         "choose a smaller alpha")
     grid = np.geomspace(1.0, config.target_log_inv_eps, config.records)
     next_record = 0
     run = Run(config)

@@ -59,6 +59,7 @@ def test_formats_prints_the_markdown_table_and_writes_it(tmp_path, capsys):
     (["formats", "--roundings", "round"], "rounding must be one of nearest"),
     (["formats", "--formats", ","], "--formats must name at least one entry"),
     (["formats", "--max-steps", "0"], "--max-steps must be a positive integer, got 0"),
+    (["formats", "--alphas", "300", "--formats", "fp16"], r"alpha\*\*depth = 90000 overflows fp16"),
 ])
 def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys, args, match):
     assert main(["diagnet", *args, "--out", str(tmp_path)]) == 2

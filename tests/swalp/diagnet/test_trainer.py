@@ -139,7 +139,6 @@ def test_bad_configurations_are_refused(kwargs, match):
         TrainConfig(**kwargs)
 
 
-def test_an_alpha_whose_weights_overflow_the_format_is_refused(small):
-    data, margins = small
+def test_an_alpha_whose_weights_overflow_the_format_is_refused():
     with pytest.raises(ValueError, match="alpha\\*\\*depth = 90000 overflows fp16"):
-        train(data, TrainConfig(alpha=300.0, fmt="fp16"), margins)
+        TrainConfig(alpha=300.0, fmt="fp16")
