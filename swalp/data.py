@@ -46,15 +46,19 @@ class Batches:
         batch_size: examples per batch (the last batch may be smaller).
         seed: run seed; ``shuffle`` with ``epoch`` fixes the permutation.
         augment: transform applied to each input batch (training only).
+        shard: ``(rank, world)``: :meth:`shards` gives rank ``rank``'s part of each batch of a
+            data-parallel run of ``world`` processes (default: the whole batch).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int = 0,
-                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> None:
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         if len(x) != len(y):
             raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.x, self.y, self.batch_size, self.seed, self.augment = x, y, batch_size, seed, augment
+        self.rank, self.world = shard
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
@@ -63,12 +67,25 @@ class Batches:
         """The batches of ``epoch``: shuffled by a generator seeded with ``(seed, epoch)``."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.x), generator=generator) if shuffle else torch.arange(len(self.x))
+        order = order.to(self.x.device)  # one transfer per epoch, none per batch
         for start in range(0, len(self.x), self.batch_size):
             index = order[start:start + self.batch_size]
             x = self.x[index]
             if self.augment is not None and shuffle:
                 x = self.augment(x, generator)
             yield x, self.y[index]
+
+    def shards(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+        """This rank's part of each batch of :meth:`epoch` (``torch.tensor_split`` of the
+        batch into ``world`` parts) and the factor ``len(part) * world / len(batch)`` that
+        makes the mean loss over the part, averaged over ranks, the batch's mean loss (1.0
+        unless the last batch does not split evenly)."""
+        for x, y in self.epoch(epoch):
+            if self.world == 1:
+                yield x, y, 1.0
+                continue
+            part_x, part_y = x.tensor_split(self.world)[self.rank], y.tensor_split(self.world)[self.rank]
+            yield part_x, part_y, len(part_y) * self.world / len(y)
 
     def in_order(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """All batches in data order, without augmentation (evaluation, BatchNorm refresh)."""

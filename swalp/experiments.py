@@ -28,10 +28,21 @@ from swalp import cost as costs
 from swalp import protocols
 from swalp.checkpoint import load_checkpoint, save_checkpoint, write_json
 from swalp.data import Batches
+from swalp.devices import make_deterministic, resolve_device
+from swalp.distributed import (
+    ACTIVATION_SEED_TAG,
+    check_world,
+    current_group,
+    data_parallel,
+    exchange_cost,
+    rank_device,
+    rank_stream,
+    ranks_agree,
+)
 from swalp.insert import insert_quantizers, quantization_points
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import NonFiniteError, RandomStream, share_stream
-from swalp.roles import ROLES, role_specs
+from swalp.roles import ROLES, RoleSpec, role_specs
 from swalp.schedules import Schedule
 from swalp.swa import Averager
 from swalp.tasks import TASKS, Task, flat_parameters, get_task, optimum
@@ -76,6 +87,10 @@ class RunConfig:
         protocol: ``paper`` (how the paper's table got this method's number: the default of
             the tasks that have one) or ``toolkit`` (the task's defaults for every method; the
             default elsewhere). See :mod:`swalp.protocols`.
+        device: ``cpu``, ``cuda``, ``mps`` or ``auto`` (see :mod:`swalp.devices`; resolved to
+            the device used).
+        comm_format: data-parallel runs: format each rank's gradient is rounded to before the
+            all-reduce (None: float32); see :mod:`swalp.distributed`.
     """
 
     task: str = "digits-vgg"
@@ -100,6 +115,8 @@ class RunConfig:
     train_size: int | None = None
     accelerator: str = costs.DEFAULT_ACCELERATOR
     protocol: str | None = None
+    device: str = "cpu"
+    comm_format: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, formats/rounding/layout expanded to one entry per role."""
@@ -153,6 +170,12 @@ class RunConfig:
             raise ValueError(f"task {filled.task} needs data_dir (--data-dir): nothing is downloaded")
         task.check_train_size(filled.train_size)
         filled.specs()  # checks formats, rounding and layout
+        filled.device = resolve_device(filled.device)
+        if filled.device == "mps" and filled.method in LOW_PRECISION:
+            raise ValueError(f"method {filled.method} quantizes with lpformats' torch backend, which "
+                             "computes in float64: MPS has none; use --device cpu or cuda")
+        if filled.comm_format is not None:
+            RoleSpec("G", filled.comm_format, "stochastic")  # checks the spelling
         return filled
 
     def specs(self) -> dict:
@@ -188,18 +211,27 @@ class _Run:
         self.protocol = protocols.get_protocol(self.task.name, config.method, config.protocol)
         normalization = self.protocol.normalization
         options = {} if normalization is None else {"normalization": normalization}
+        self.group = current_group()
+        check_world(config.batch_size, self.group.world)
+        self.device = rank_device(config.device, self.group)
+        make_deterministic(self.device)
         data = self.task.data(config.data_dir, config.train_size, **options)
-        self.train = Batches(data.x_train, data.y_train, config.batch_size, config.seed, data.augment)
+        x_train, y_train = data.x_train.to(self.device), data.y_train.to(self.device)
+        self.train = Batches(x_train, y_train, config.batch_size, config.seed, data.augment,
+                             shard=(self.group.rank, self.group.world))
         self.train_in_order = self.train.in_order()
-        self.test = Batches(data.x_test, data.y_test, self.task.eval_batch_size).in_order()
+        self.test = Batches(data.x_test.to(self.device), data.y_test.to(self.device),
+                            self.task.eval_batch_size).in_order()
         self.stream = RandomStream(config.seed)
         torch.manual_seed(config.seed)
-        self.model = self.task.build()
-        share_stream(self.model, self.stream)  # dropout masks
+        self.model = self.task.build().to(self.device)
+        # dropout masks and activations: the run's stream, a rank-distinct seed in data parallel
+        local_stream = rank_stream(self.stream, ACTIVATION_SEED_TAG, self.group)
+        share_stream(self.model, local_stream)
         self.example = data.x_train[:config.batch_size]
         self.lp = config.method in LOW_PRECISION
         if self.lp and not self.task.convex:
-            insert_quantizers(self.model, self.specs["A"], self.specs["E"], self.stream,
+            insert_quantizers(self.model, self.specs["A"], self.specs["E"], local_stream,
                               quantize_input=self.task.quantize_input,
                               targets=quantization_points(self.model))
         self.optimizer = LowPrecisionSGD(
@@ -207,8 +239,10 @@ class _Run:
             weight_decay=config.weight_decay, nesterov=config.nesterov,
             accumulator=config.accumulator if self.lp else None)
         self.schedule = _schedule(config, len(self.train))
+        self.net = data_parallel(self.model, self.device, self.group, self.stream, config.comm_format)
         self.averager = Averager(self.model, self.stream) if config.method in AVERAGING else None
-        self.optimum = optimum(self.task.name, config.weight_decay) if self.task.convex else None
+        self.optimum = (optimum(self.task.name, config.weight_decay).to(self.device) if self.task.convex
+                        else None)
         self.history: list[dict[str, Any]] = []
         self.epoch = 0
         self.elapsed = 0.0
@@ -220,6 +254,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(), "stream": self.stream.state_dict(),
             "averager": None if self.averager is None else self.averager.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -230,6 +265,8 @@ class _Run:
         if self.averager is not None:
             self.averager.load_state_dict(state["averager"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
     def distance(self, model: torch.nn.Module) -> float | None:
         if self.optimum is None:
@@ -238,7 +275,7 @@ class _Run:
 
     def run_epoch(self) -> dict[str, Any]:
         start = time.perf_counter()
-        train_loss = train_epoch(self.model, self.optimizer, self.train, self.task, self.schedule, self.epoch,
+        train_loss = train_epoch(self.net, self.optimizer, self.train, self.task, self.schedule, self.epoch,
                                  self.averager)
         if self.protocol.refresh_iterate_bn:
             update_bn(self.train_in_order, self.model)
@@ -300,6 +337,9 @@ def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status
         "config": config, "status": status, "epochs_done": run.epoch, "epochs": run.history,
         "final": run.final(low_precision_average=status == "finished") if run.history else {},
         "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed, "protocol": _protocol_record(run),
+        "data_parallel": {**exchange_cost(run.model, run.config.comm_format, run.group.world,
+                                          run.config.accelerator),
+                          "weights_equal_across_ranks": ranks_agree(run.model)},
     }
 
 
@@ -395,10 +435,11 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
     with single_threaded():
         run = _Run(config)
         cost, bits = _cost(run), _bits(run)
+        writes = out is not None and run.group.is_main  # rank 0 writes for a data-parallel run
         if state is not None:
             run.load_state_dict(state)
         bar = None
-        if progress:
+        if progress and run.group.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=config.epochs, initial=run.epoch, desc=f"{config.task} {config.method}",
@@ -409,7 +450,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
                     row = run.run_epoch()
                 except NonFiniteError as err:
                     kept = ""
-                    if out is not None and checkpoint:
+                    if writes and checkpoint:
                         kept = f"; last good checkpoint: {out / CHECKPOINT_FILE}"
                     raise NonFiniteError(f"{err}{kept} (epoch {run.epoch})") from None
                 if on_epoch is not None:
@@ -417,7 +458,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{row['train_loss']:.4g}", err=f"{row['test_error']:.3g}")
-                if out is not None:
+                if writes:
                     if checkpoint:
                         save_checkpoint(run.state_dict(), out / CHECKPOINT_FILE)
                     if run.epoch < config.epochs:
@@ -426,9 +467,16 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
             if bar is not None:
                 bar.close()
         record = build_record(run, cost, bits, "finished")
-    if out is not None:
+    if writes:
         write_json(record, out / RECORD_FILE)
     return record
+
+
+def run_data_parallel(run_args: tuple, options: dict[str, Any]) -> dict[str, Any] | None:
+    """One rank of a data-parallel :func:`run_experiment` ``(*run_args, **options)``: the
+    record on rank 0, None on the others (see :func:`swalp.distributed.launch`)."""
+    record = run_experiment(*run_args, **options)
+    return record if current_group().is_main else None
 
 
 def _run_forced(config: RunConfig, out_dir: Path | None) -> dict[str, Any]:

@@ -1,10 +1,17 @@
 """Quantizing torch tensors by role: a deterministic random stream, the autograd function
 that quantizes activations forward and errors backward, and the :class:`Quantizer` module.
 
-All quantization goes through :func:`lpformats.quantize` on CPU tensors (zero-copy). Every
+All quantization goes through :func:`lpformats.quantize` (CPU tensors: the Numba kernels,
+zero-copy; tensors on other devices: the torch backend, same bits, no host copies). Every
 call draws a fresh ``counter`` from a :class:`RandomStream`, so stochastic rounding is a pure
 function of ``(seed, number of calls so far)``: the same seed gives the same bits, and saving
 the counter in a checkpoint makes a resumed run bit-identical to an uninterrupted one.
+
+NaN in a tensor whose format has no NaN raises :class:`NonFiniteError`: on CPU at once; on
+other devices, where an immediate check would stop the host at every call until the device
+caught up, the NaN is mapped to zero and recorded in :attr:`RandomStream.nan_seen` (on the
+device), and :meth:`RandomStream.raise_if_nan_seen` raises once the caller checks (the
+training loop: at the end of each epoch).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import torch
 from torch import nn
 
 import lpformats
+from lpformats.quantize import nan_policy
 from swalp.roles import RoleSpec
 
 
@@ -39,6 +47,23 @@ class RandomStream:
             raise ValueError(f"counter must be a non-negative integer, got {counter!r}")
         self.seed = seed
         self.counter = counter
+        self.nan_seen: torch.Tensor | None = None
+        self.nan_roles: set[str] = set()
+
+    def record_nan(self, x: torch.Tensor, role: str) -> None:
+        """Note (on ``x``'s device, without waiting for it) whether ``x`` holds NaN."""
+        seen = torch.isnan(x).any()
+        self.nan_seen = seen if self.nan_seen is None else self.nan_seen | seen
+        self.nan_roles.add(role)
+
+    def raise_if_nan_seen(self) -> None:
+        """Raise :class:`NonFiniteError` if a tensor recorded by :meth:`record_nan` held NaN
+        (waits for the device); then start recording afresh."""
+        seen, self.nan_seen = self.nan_seen, None
+        if seen is not None and bool(seen):
+            roles = "/".join(sorted(self.nan_roles))
+            raise NonFiniteError(f"role {roles}: a tensor to quantize held NaN, and its format has none")
+        self.nan_roles = set()
 
     def next(self) -> int:
         """The counter for the next quantize call (then advances)."""
@@ -150,6 +175,9 @@ def _quantize_as(x: torch.Tensor, fmt: lpformats.Format, rounding: str, role: st
     """``x`` (contiguous) rounded to the concrete format ``fmt``, as a new tensor. ``role``
     names the tensor's role in errors."""
     counter = stream.next()
+    if x.device.type != "cpu" and nan_policy(None, fmt) == "raise":
+        stream.record_nan(x, role)
+        return lpformats.quantize(x, fmt, rounding, seed=stream.seed, counter=counter, nan="zero")
     try:
         return lpformats.quantize(x, fmt, rounding, seed=stream.seed, counter=counter)
     except ValueError as err:

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from swalp.data import Batches
+from swalp.distributed import sum_over_ranks
 from swalp.quantizer import NonFiniteError
 from swalp.schedules import Schedule
 from swalp.swa import Averager
@@ -21,34 +22,53 @@ def train_epoch(
     epoch: int,
     averager: Averager | None = None,
 ) -> float:
-    """Train ``model`` for epoch ``epoch`` (0-based); returns the mean training loss.
+    """Train ``model`` for epoch ``epoch`` (0-based) on this rank's share of each batch (see
+    :mod:`swalp.distributed`); returns the mean training loss over all ranks.
 
     The learning rate of each step comes from ``schedule``; after the steps that
-    ``schedule.average_after`` names, the iterate joins ``averager``.
+    ``schedule.average_after`` names, the iterate joins ``averager``. On CPU each loss is
+    checked as it comes; on other devices the loss sum and the first non-finite step are kept
+    on the device and read once, at the end of the epoch, so that the host never waits for
+    the device within an epoch (the error is the same, raised later).
 
     Raises:
-        NonFiniteError: the loss became NaN or infinite (the message gives epoch and step).
+        NonFiniteError: the loss became NaN or infinite (the message gives epoch and step), or
+            a tensor held NaN where its format has none.
     """
     model.train()
-    total, count = 0.0, 0
+    total, count, first_bad = None, 0, None
     step = epoch * schedule.steps_per_epoch
-    for x, y in batches.epoch(epoch):
+    for x, y, share in batches.shards(epoch):
         lr = schedule.lr_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         loss = task.loss(model(x), y)
-        if not torch.isfinite(loss):
-            raise NonFiniteError(f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, "
-                                 f"step {step + 1}")
-        loss.backward()
+        bad = ~torch.isfinite(loss)
+        if loss.device.type == "cpu" and bad:
+            _diverged(str(loss.item()), epoch, step)
+        elif loss.device.type != "cpu":
+            first_bad = torch.where(bad, step, -1) if first_bad is None else torch.where(
+                (first_bad < 0) & bad, step, first_bad)
+        (loss if share == 1.0 else loss * share).backward()
         optimizer.step()
         if averager is not None and schedule.average_after(step):
             averager.update(model)
-        total += loss.item() * len(y)
+        weighted = loss.detach().double() * len(y)
+        total = weighted if total is None else total + weighted
         count += len(y)
         step += 1
+    if first_bad is not None and int(first_bad) >= 0:
+        _diverged("not finite", epoch, int(first_bad))
+    stream = getattr(optimizer, "stream", None)
+    if stream is not None:
+        stream.raise_if_nan_seen()
+    total, count = sum_over_ranks([float(total), count], total.device)
     return total / count
+
+
+def _diverged(loss: str, epoch: int, step: int) -> None:
+    raise NonFiniteError(f"training diverged: loss is {loss} at epoch {epoch + 1}, step {step + 1}")
 
 
 @torch.no_grad()

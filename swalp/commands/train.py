@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from swalp.experiments import METHODS, RECORD_FILE, SCHEDULES, RunConfig, RunExistsError, run_experiment
+from swalp.devices import DEVICES, resolve_device
+from swalp.distributed import launch
+from swalp.experiments import (
+    METHODS,
+    RECORD_FILE,
+    SCHEDULES,
+    RunConfig,
+    RunExistsError,
+    run_data_parallel,
+    run_experiment,
+)
 from swalp.protocols import PROTOCOLS
 from swalp.report import summary_table
 from swalp.roles import parse_role_assignments
@@ -47,6 +58,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=PROTOCOLS,
                         help="paper: each method as the paper's table got it (CIFAR tasks' default); "
                              "toolkit: the task's defaults for every method")
+    parser.add_argument("--device", default="cpu", choices=DEVICES,
+                        help="where to train (auto: cuda, else mps, else cpu); default cpu")
+    parser.add_argument("--comm-format",
+                        help="data-parallel runs: round each rank's gradient to this format "
+                             "(stochastic) before the all-reduce; default fp32")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -61,16 +77,25 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         nesterov=args.nesterov, schedule=args.schedule, accumulator=args.accumulator, seed=args.seed,
         data_dir=args.data_dir, train_size=args.train_size, accelerator=args.accelerator,
         protocol=args.protocol,
+        device=args.device, comm_format=args.comm_format,
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    run_args = (config, args.out, not args.no_checkpoint)
+    options = dict(resume=args.resume, force=args.force, progress=True)
     try:
-        record = run_experiment(config_from_args(args), args.out, checkpoint=not args.no_checkpoint,
-                                resume=args.resume, force=args.force, progress=True)
+        if args.nproc == 1 and "WORLD_SIZE" not in os.environ:
+            record = run_experiment(*run_args, **options)
+        else:
+            record = launch(run_data_parallel, (run_args, options), args.nproc,
+                            resolve_device(config.device))
     except RunExistsError:
         raise RunExistsError(f"{Path(args.out) / RECORD_FILE} holds a finished run: --force overwrites it, "
                              "--resume prints its record") from None
+    if record is None:  # a torchrun rank other than 0
+        return 0
     if args.json:
         print(json.dumps(record, indent=2))
     else:
@@ -91,4 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite a finished run in OUT")
     parser.add_argument("--no-checkpoint", action="store_true", help="do not write checkpoints")
     parser.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="data-parallel processes (DDP; gloo on cpu, nccl on cuda: one per GPU); "
+                             "the batch is split across them. Under torchrun: its processes")
     parser.set_defaults(func=run)
