@@ -123,9 +123,10 @@ class _CommState:
     world: int
 
 
-def _quantized_allreduce(state: _CommState, bucket: dist.GradBucket) -> torch.futures.Future:
-    """DDP communication hook: round this rank's gradients (views of the bucket) to the
-    communication format, sum them over ranks, divide by the world size."""
+def _quantized_allreduce(state, bucket):  # (no annotations: DDP checks them, and ours are strings)
+    """DDP communication hook (``_CommState``, ``dist.GradBucket`` -> future of the bucket):
+    round this rank's gradients (views of the bucket) to the communication format, sum them
+    over ranks, divide by the world size."""
     quantize_tensors([(g, state.spec) for g in bucket.gradients()], state.stream)
     future = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
     return future.then(lambda done: done.value()[0].div_(state.world))

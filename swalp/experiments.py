@@ -339,7 +339,9 @@ def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status
         "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed, "protocol": _protocol_record(run),
         "data_parallel": {**exchange_cost(run.model, run.config.comm_format, run.group.world,
                                           run.config.accelerator),
-                          "weights_equal_across_ranks": ranks_agree(run.model)},
+                          # (a collective: every rank builds the finished record)
+                          "weights_equal_across_ranks": ranks_agree(run.model) if status == "finished"
+                          else None},
     }
 
 

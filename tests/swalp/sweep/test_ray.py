@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 
 import pytest
@@ -25,10 +26,15 @@ SPEC = GridSpec(task="toy", methods=("sgd-fp", "swalp"), formats=("bfp(6)", "bfp
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
-    yield
-    ray.shutdown()
+    """A local Ray instance whose session directory (logs, sockets) lives in a temporary
+    directory removed afterwards: nothing is left in the system temp folder's ``ray/``."""
+    with tempfile.TemporaryDirectory(prefix="ray-") as session_root:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=session_root,
+                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def test_real_training_runs_on_ray_equal_the_local_pool_bit_for_bit(tmp_path, ray_instance):
