@@ -182,7 +182,7 @@ def exchange_cost(model: nn.Module, comm_format: str | None, world: int,
     spec = RoleSpec("G", comm_format or "fp32", "stochastic")
     shapes = [tuple(p.shape) for p in model.parameters() if p.requires_grad]
     elements = sum(math.prod(s) for s in shapes)
-    payload = bits_per_element(spec, shapes) * elements
+    payload = round(bits_per_element(spec, shapes) * elements)  # a whole number of bits
     sent = payload * 2 * (world - 1) / world
     preset = accel_model.Accelerator.preset(accelerator)
     return {
@@ -197,12 +197,12 @@ def exchange_cost(model: nn.Module, comm_format: str | None, world: int,
 # ----------------------------------------------------------------------------- launching
 def _worker(rank: int, world: int, store_dir: str, backend: str, fn: Callable, args: tuple) -> None:
     dist.init_process_group(backend, init_method=f"file://{store_dir}/store", rank=rank, world_size=world)
-    try:
-        result = fn(*args)
-        if rank == 0:
-            Path(store_dir, "result.pkl").write_bytes(pickle.dumps(result))
-    finally:
-        dist.destroy_process_group()
+    # An exception propagates with the group alive: mp.spawn reports its traceback and stops
+    # the other ranks (tearing the group down under their pending collectives would abort).
+    result = fn(*args)
+    if rank == 0:
+        Path(store_dir, "result.pkl").write_bytes(pickle.dumps(result))
+    dist.destroy_process_group()
 
 
 def launch(fn: Callable, args: tuple, nproc: int, device_type: str = "cpu") -> Any:
