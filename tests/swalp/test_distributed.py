@@ -176,3 +176,18 @@ def test_rank_streams_share_the_run_counter_and_draw_their_own_bits():
 
     assert not torch.equal(quantize(x, "fixed(4,2)", "stochastic", seed=rank.seed),
                            quantize(x, "fixed(4,2)", "stochastic", seed=main.seed))
+
+
+def test_ranks_share_each_batch_and_weigh_an_uneven_last_one_to_the_batch_mean():
+    """10 examples in batches of 4 on 2 ranks: shares of 2, 2, 2, 2, then 1 and 1; each
+    share's factor makes the rank-averaged mean loss the batch's mean loss."""
+    from swalp.data import Batches
+
+    x, y = torch.arange(10.0).reshape(10, 1), torch.arange(10)
+    whole = list(Batches(x, y, 4, seed=3).epoch(0))
+    ranks = [list(Batches(x, y, 4, seed=3, shard=(r, 2)).shards(0)) for r in range(2)]
+    for batch, (a, b) in zip(whole, zip(*ranks, strict=True), strict=True):
+        assert torch.equal(torch.cat([a[1], b[1]]), batch[1])
+        losses = [part[0].sum() / len(part[1]) * part[2] for part in (a, b)]
+        assert float(sum(losses) / 2) == pytest.approx(float(batch[0].mean()))
+    assert [len(part[1]) for part in ranks[0]] == [2, 2, 1]
