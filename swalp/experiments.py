@@ -40,12 +40,13 @@ from swalp.distributed import (
     ranks_agree,
 )
 from swalp.insert import insert_quantizers, quantization_points
+from swalp.metrics import CONFIDENCE_METRICS, confidence_metrics, predictions
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import NonFiniteError, RandomStream, share_stream
 from swalp.roles import ROLES, RoleSpec, role_specs
-from swalp.schedules import Schedule
+from swalp.schedules import Schedule, parse_policy
 from swalp.swa import Averager
-from swalp.tasks import TASKS, Task, flat_parameters, get_task, optimum
+from swalp.tasks import CLASSIFICATION, TASKS, Task, flat_parameters, get_task, optimum
 from swalp.threads import single_threaded
 from swalp.training import evaluate, train_epoch
 
@@ -77,6 +78,9 @@ class RunConfig:
             the decay ends at ``swa_lr``; see :mod:`swalp.schedules.paper`) or ``constant``.
         cycle: optimizer steps between averages (None: once per epoch).
         cyclic_min: with a value, cyclic SWA: the rate falls from ``swa_lr`` to it each cycle.
+        lr_policy: a learning-rate policy spec (:func:`swalp.schedules.parse_policy`) that
+            replaces ``schedule``'s rates (``lr``, ``swa_lr``, ``cyclic_min``); averaging
+            still starts at ``swa_start``. None: ``schedule``.
         nesterov: Nesterov momentum.
         accumulator: format of a higher-precision weight accumulator, or None for none.
         seed: run seed (model init, data order, stochastic rounding).
@@ -105,6 +109,7 @@ class RunConfig:
     swa_start: int | None = None
     cycle: int | None = None
     cyclic_min: float | None = None
+    lr_policy: str | None = None
     momentum: float | None = None
     weight_decay: float | None = None
     nesterov: bool = False
@@ -169,6 +174,11 @@ class RunConfig:
         if filled.data_dir is None and task.needs_data_dir:
             raise ValueError(f"task {filled.task} needs data_dir (--data-dir): nothing is downloaded")
         task.check_train_size(filled.train_size)
+        if filled.lr_policy is not None:
+            parse_policy(filled.lr_policy)
+            if filled.cyclic_min is not None:
+                raise ValueError("cyclic_min is the paper schedule's cyclic SWA; with lr_policy, write it "
+                                 "into the policy (CSWA)")
         filled.specs()  # checks formats, rounding and layout
         filled.device = resolve_device(filled.device)
         if filled.device == "mps" and filled.method in LOW_PRECISION:
@@ -196,9 +206,11 @@ class RunExistsError(FileExistsError):
 
 def _schedule(config: RunConfig, steps_per_epoch: int) -> Schedule:
     averaging = config.method in AVERAGING
+    policy = None if config.lr_policy is None else parse_policy(config.lr_policy).per_step(steps_per_epoch)
     return Schedule(config.lr, config.epochs, steps_per_epoch, config.swa_start if averaging else None,
                     config.swa_lr if averaging else None, config.cycle, config.cyclic_min,
-                    decay=config.schedule != "constant", decay_to_swa_lr=config.schedule == "swa")
+                    decay=config.schedule != "constant", decay_to_swa_lr=config.schedule == "swa",
+                    policy=policy)
 
 
 class _Run:
@@ -295,23 +307,37 @@ class _Run:
         self.history.append(row)
         return row
 
-    def final(self, low_precision_average: bool = True) -> dict[str, Any]:
+    def final(self, finished: bool = True) -> dict[str, Any]:
         """Final metrics: the last epoch's errors, ``dist_to_opt`` of the returned model (the
         average for averaging methods, else the last iterate) and ``iterate_dist_to_opt`` of the
-        last iterate; ``swa_lp_test_error`` (the average quantized to W's format, activations
-        quantized) only with ``low_precision_average``. It draws from a stream of its own, so
-        evaluating it does not change training."""
+        last iterate. Only when ``finished``: ``swa_lp_test_error`` (the average quantized to W's
+        format, activations quantized; it draws from a stream of its own, so evaluating it does
+        not change training) and the returned model's LRBench metrics (:meth:`lrbench_metrics`)."""
         last = self.history[-1]
         averaged = last["swa_test_error"] is not None
         final = {key: last[key] for key in ("train_loss", "test_error", "swa_test_error")}
         final["swa_lp_test_error"] = None
         final["dist_to_opt"] = last["swa_dist_to_opt" if averaged else "dist_to_opt"]
         final["iterate_dist_to_opt"] = last["dist_to_opt"]
-        if low_precision_average and self.averager is not None and self.lp and self.averager.count:
+        if finished:
+            final.update(self.lrbench_metrics(averaged, last["train_loss"]))
+        if finished and self.averager is not None and self.lp and self.averager.count:
             stream = RandomStream(self.config.seed, EVAL_STREAM_COUNTER)
             average = self.averager.low_precision(self.train_in_order, self.specs["W"], stream)
             final["swa_lp_test_error"] = evaluate(average, self.test, self.task)[1]
         return final
+
+    def lrbench_metrics(self, averaged: bool, train_loss: float) -> dict[str, Any]:
+        """``test_loss`` and ``robustness`` (test loss minus the last epoch's training loss) of
+        the returned model (the full-precision average when ``averaged``), and for
+        classification its top-1/top-5 accuracy and confidences (:mod:`swalp.metrics`)."""
+        model = self.averager.full_precision(self.train_in_order) if averaged else self.model
+        outputs, targets = predictions(model, self.test)
+        test_loss = float(self.task.loss(outputs, targets))
+        metrics: dict[str, Any] = {"test_loss": test_loss, "robustness": test_loss - train_loss}
+        if self.task.kind == CLASSIFICATION:
+            return metrics | confidence_metrics(outputs, targets)
+        return metrics | dict.fromkeys(CONFIDENCE_METRICS)
 
 
 def _cost(run: _Run) -> dict[str, Any]:
@@ -335,7 +361,8 @@ def build_record(run: _Run, cost: dict[str, Any], bits: dict[str, float], status
         "rounding": {r: run.specs[r].rounding for r in ROLES},
         "layout": {r: run.specs[r].layout for r in ROLES},
         "config": config, "status": status, "epochs_done": run.epoch, "epochs": run.history,
-        "final": run.final(low_precision_average=status == "finished") if run.history else {},
+        "steps_per_epoch": len(run.train),
+        "final": run.final(finished=status == "finished") if run.history else {},
         "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed, "protocol": _protocol_record(run),
         "data_parallel": {**exchange_cost(run.model, run.config.comm_format, run.group.world,
                                           run.config.accelerator),

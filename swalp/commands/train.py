@@ -49,6 +49,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--nesterov", action="store_true")
     parser.add_argument("--schedule", help=f"one of: {', '.join(SCHEDULES)}")
+    parser.add_argument("--lr-policy", help="learning-rate policy spec replacing --schedule's rates, e.g. "
+                                            "'epoch:COS(k0=0.001,k1=0.05,l=20)' (see swalp lr --list)")
     parser.add_argument("--accumulator", help="format of a weight accumulator (e.g. fp32); default none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="local data directory (CIFAR tasks; nothing is downloaded)")
@@ -73,7 +75,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         layout=parse_role_assignments(args.layout, "--layout"), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, swa_lr=args.swa_lr, swa_start=args.swa_start,
         cycle=args.cycle,
-        cyclic_min=args.cyclic_min, momentum=args.momentum, weight_decay=args.weight_decay,
+        cyclic_min=args.cyclic_min, lr_policy=args.lr_policy, momentum=args.momentum,
+        weight_decay=args.weight_decay,
         nesterov=args.nesterov, schedule=args.schedule, accumulator=args.accumulator, seed=args.seed,
         data_dir=args.data_dir, train_size=args.train_size, accelerator=args.accelerator,
         protocol=args.protocol,

@@ -13,6 +13,8 @@ Per epoch ``e`` (0-based), with ``lr`` the initial rate (``stevenygd/SWALP`` ``t
 * plain SGD (``sgd-fp``, ``sgd-lp``), both codes: the same shape over the whole budget,
   ``t = e / epochs``, ending at ``0.01 * lr``.
 * ``decay=False``: ``lr`` constant (then ``swa_lr`` from ``swa_start``), for convex tasks.
+* ``policy``: any function of the step (a :class:`~swalp.schedules.policy.Policy`, e.g. from
+  ``--lr-policy``) replaces the rates above; the averaging points stay as below.
 
 Rates are computed as both codes do, ``lr * factor`` (``swa_lr`` is ``lr * (swa_lr / lr)``).
 
@@ -25,6 +27,7 @@ epochs from 200).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Final learning rate of the decay, as a fraction of the initial one (paper's code).
@@ -57,6 +60,8 @@ class Schedule:
             experiments' setting.
         decay_to_swa_lr: SWA's code: the decay before ``swa_start`` ends at ``swa_lr``
             instead of ``0.01 * lr``.
+        policy: learning rate as a function of the step, replacing the rates above (None: the
+            paper's).
     """
 
     lr: float
@@ -68,6 +73,7 @@ class Schedule:
     cyclic_min: float | None = None
     decay: bool = True
     decay_to_swa_lr: bool = False
+    policy: Callable[[int], float] | None = None
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -85,6 +91,9 @@ class Schedule:
             raise ValueError(f"cycle must be >= 1 optimizer steps, got {self.cycle}")
         if self.cyclic_min is not None and not 0 < self.cyclic_min <= (self.swa_lr or 0):
             raise ValueError(f"cyclic_min must be in (0, swa_lr], got {self.cyclic_min}")
+        if self.policy is not None and self.cyclic_min is not None:
+            raise ValueError("cyclic_min sets the rate of the paper's schedule; with a learning-rate policy, "
+                             "write cyclic SWA into the policy (CSWA)")
 
     @property
     def averaging(self) -> bool:
@@ -100,6 +109,8 @@ class Schedule:
 
     def lr_at(self, step: int) -> float:
         """Learning rate of optimizer step ``step`` (0-based, counted over the whole run)."""
+        if self.policy is not None:
+            return self.policy(step)
         epoch = step // self.steps_per_epoch
         if not self.averaging:
             return self.lr * decay_factor(epoch / self.epochs) if self.decay else self.lr
