@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 #: Subcommand modules under ``swalp.commands``, in ``--help`` order. Modules that are not
 #: installed yet are skipped (the CLI works without them).
-COMMANDS = ("demo", "train", "formats", "sweep", "plot", "diagnet", "lr")
+COMMANDS = ("demo", "train", "formats", "sweep", "plot", "diagnet", "lr", "lrbench")
 
 
 def build_parser() -> argparse.ArgumentParser:

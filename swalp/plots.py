@@ -139,18 +139,20 @@ def run_error(row: Mapping[str, Any]) -> float | None:
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Finished sweep rows grouped by configuration (method, label, varied roles) over seeds:
+    """Finished sweep rows grouped by configuration (method, label, varied roles, lr policy) over seeds:
     ``test_error`` (mean of :func:`run_error`), ``test_error_std`` (0 for one seed), ``seeds``, and the first
     row's ``family``, ``bits_per_element`` and ``cost_energy_pj_per_step``. Grid order."""
-    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
         if row.get("status") == "ok" and run_error(row) is not None:
-            groups.setdefault((row["method"], row["label"], row.get("varied_roles") or ""), []).append(row)
+            key = (row["method"], row["label"], row.get("varied_roles") or "", row.get("lr_policy") or "")
+            groups.setdefault(key, []).append(row)
     out = []
-    for (method, label, varied), group in groups.items():
+    for (method, label, varied, policy), group in groups.items():
         errors = [float(run_error(r)) for r in group]
         first = group[0]
-        out.append({"method": method, "label": label, "varied_roles": varied, "family": first["family"],
+        out.append({"method": method, "label": label, "varied_roles": varied, "lr_policy": policy,
+                    "family": first["family"],
                     "bits_per_element": first.get("bits_per_element"),
                     "cost_energy_pj_per_step": first.get("cost_energy_pj_per_step"),
                     "test_error": statistics.fmean(errors),

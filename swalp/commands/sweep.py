@@ -9,6 +9,7 @@ import sys
 from swalp.experiments import METHODS, RunConfig
 from swalp.plots import plot_sweep
 from swalp.roles import ROLES
+from swalp.schedules import parse_policy
 from swalp.sweep import run_sweep
 from swalp.sweep.backends import BACKENDS
 from swalp.sweep.grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds
@@ -33,7 +34,8 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
                     formats=tuple(expand_formats(args.formats)),
                     roles=tuple(parse_list(roles, "roles", ROLES)),
                     seeds=tuple(parse_seeds(args.seeds)), per_role=args.per_role,
-                    base_format=args.base_format, fixed=fixed)
+                    base_format=args.base_format, fixed=fixed,
+                    lr_policies=(parse_policy(args.lr_policy).spec(),) if args.lr_policy else ())
     for point in expand_grid(spec, TASKS):
         RunConfig.from_dict(point["config"]).resolved()
     return spec
@@ -81,6 +83,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="narrow one role at a time (role-sensitivity sweep) instead of all together")
     parser.add_argument("--base-format", default="fp32", help="format of the roles not swept (default: fp32)")
     parser.add_argument("--seeds", default="1", help="a count (3: seeds 0,1,2) or a list (4,7); default 1")
+    add_sweep_options(parser)
+    parser.add_argument("--lr-policy", help="learning-rate policy spec of every run, replacing the task's "
+                                            "schedule (see swalp lr --list)")
+    parser.set_defaults(func=run)
+
+
+def add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by commands that run a grid on the sweep machinery (``sweep``, ``lrbench``):
+    output, backend, resume mode, figures, and the run options of :data:`FIXED_OPTIONS`."""
     parser.add_argument("--out", required=True, help="sweep directory")
     parser.add_argument("--backend", default="local", choices=BACKENDS,
                         help="local: process pool on this machine (default); ray: one Ray task per point")
@@ -102,4 +113,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="local data directory (CIFAR tasks)")
     parser.add_argument("--train-size", type=int, help="training examples of a task with generated data "
                                                        "(mnist1d-*; default 4000)")
-    parser.set_defaults(func=run)

@@ -130,6 +130,8 @@ class GridSpec:
             at a time while the other roles keep ``base_format`` (a role-sensitivity sweep).
         base_format: format of the roles not being swept (default fp32: full precision).
         fixed: further run-configuration fields shared by every point (epochs, lr, ...).
+        lr_policies: learning-rate policy specs (``RunConfig.lr_policy``), each run with every
+            other combination; empty: the task's schedule, no ``lr_policy`` in the configs.
     """
 
     task: str
@@ -140,11 +142,13 @@ class GridSpec:
     per_role: bool = False
     base_format: str = FULL_PRECISION_FORMAT
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    lr_policies: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "methods": list(self.methods), "formats": list(self.formats),
                 "roles": list(self.roles), "seeds": list(self.seeds), "per_role": self.per_role,
-                "base_format": self.base_format, "fixed": dict(self.fixed)}
+                "base_format": self.base_format, "fixed": dict(self.fixed),
+                "lr_policies": list(self.lr_policies)}
 
 
 def point_key(config: Mapping[str, Any]) -> str:
@@ -154,14 +158,18 @@ def point_key(config: Mapping[str, Any]) -> str:
 
 
 def make_point(spec: GridSpec, method: str, formats: Mapping[str, str], seed: int, label: str,
-               varied: str) -> dict[str, Any]:
-    """A grid point: ``{"key", "config", "label", "varied_roles"}``."""
+               varied: str, lr_policy: str | None = None) -> dict[str, Any]:
+    """A grid point: ``{"key", "config", "label", "varied_roles"}`` (``lr_policy`` joins the
+    configuration when given)."""
     config = {"task": spec.task, "method": method, "formats": dict(formats), "seed": seed, **spec.fixed}
+    if lr_policy is not None:
+        config["lr_policy"] = lr_policy
     return {"key": point_key(config), "config": config, "label": label, "varied_roles": varied}
 
 
 def expand_grid(spec: GridSpec, tasks: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """Every point of the grid, in a stable order (method, format, roles, seed), no duplicates.
+    """Every point of the grid, in a stable order (lr policy, method, format, roles, seed), no
+    duplicates.
 
     Full-precision methods get one point per seed with every role at fp32. For low-precision
     methods each format is applied to ``spec.roles`` together, or (``per_role``) to each of
@@ -177,7 +185,7 @@ def expand_grid(spec: GridSpec, tasks: Collection[str] | None = None) -> list[di
     if not spec.formats:
         raise ValueError("formats must name at least one format")
     base = format_to_text(parse(spec.base_format))
-    points: dict[str, dict[str, Any]] = {}
+    groups_of: dict[str, list[tuple[str, dict[str, str], str]]] = {}
     for method in spec.methods:
         if method in FULL_PRECISION_METHODS:
             groups = [(FULL_PRECISION_FORMAT, dict.fromkeys(ROLES, FULL_PRECISION_FORMAT), "")]
@@ -188,10 +196,14 @@ def expand_grid(spec: GridSpec, tasks: Collection[str] | None = None) -> list[di
                 for roles in role_sets:
                     formats = {r: fmt if r in roles else base for r in ROLES}
                     groups.append((fmt, formats, "".join(roles)))
-        for label, formats, varied in groups:
-            for seed in spec.seeds:
-                point = make_point(spec, method, formats, seed, label, varied)
-                points.setdefault(point["key"], point)
+        groups_of[method] = groups
+    points: dict[str, dict[str, Any]] = {}
+    for policy in spec.lr_policies or (None,):
+        for method, groups in groups_of.items():
+            for label, formats, varied in groups:
+                for seed in spec.seeds:
+                    point = make_point(spec, method, formats, seed, label, varied, policy)
+                    points.setdefault(point["key"], point)
     return list(points.values())
 
 
