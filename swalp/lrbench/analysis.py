@@ -14,6 +14,7 @@ parameter ranges that do well.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +33,7 @@ METRICS: dict[str, int] = {
 }
 #: Metrics that are averaged over seeds (the others are computed across seeds).
 PER_RUN = ("top1_accuracy", "top5_accuracy", "confidence_mean", "confidence_std", "class_confidence_spread",
-           "robustness", "test_loss")
+           "robustness", "test_loss", "fluctuation")
 
 
 def setting_of(method: str, label: str) -> str:
@@ -51,6 +52,16 @@ def accuracy_curve(result: Mapping[str, Any]) -> list[tuple[int, float]]:
     return curve
 
 
+def fluctuation(curve: Sequence[tuple[int, float]]) -> float | None:
+    """Mean absolute change of accuracy (points) between consecutive evaluations over the second
+    half of ``curve``: how much a policy still shakes the model late in training (None for
+    fewer than 3 evaluations). Not one of LRBench's metrics; it measures its TRIEXP remark."""
+    late = [accuracy for _, accuracy in curve[len(curve) // 2:]]
+    if len(late) < 2 or len(curve) < 3:
+        return None
+    return statistics.fmean(abs(b - a) for a, b in itertools.pairwise(late))
+
+
 def run_metrics(record: Mapping[str, Any], target: float) -> dict[str, Any] | None:
     """One finished sweep record as a row of LRBench metrics (None for failed points)."""
     if record.get("status") != "ok":
@@ -61,7 +72,7 @@ def run_metrics(record: Mapping[str, Any], target: float) -> dict[str, Any] | No
     row = {"policy": config.get("lr_policy") or "", "method": config["method"], "label": record["label"],
            "setting": setting_of(config["method"], record["label"]), "seed": config["seed"],
            "steps_per_epoch": result["steps_per_epoch"],
-           "cost_steps": steps_to_target(curve, target), "curve": curve}
+           "cost_steps": steps_to_target(curve, target), "fluctuation": fluctuation(curve), "curve": curve}
     row.update({name: final.get(name) for name in PER_RUN})
     return row
 
@@ -221,5 +232,5 @@ def recommend(items: Sequence[Mapping[str, Any]], setting: str, tolerance: float
                           tuple(i["policy"] for i in good), ranges, slack)
 
 
-__all__ = ["METRICS", "PER_RUN", "Recommendation", "accuracy_curve", "aggregate", "agreement", "kendall_tau",
-           "rank", "recommend", "run_metrics", "setting_of"]
+__all__ = ["METRICS", "PER_RUN", "Recommendation", "accuracy_curve", "aggregate", "agreement", "fluctuation",
+           "kendall_tau", "rank", "recommend", "run_metrics", "setting_of"]

@@ -136,7 +136,7 @@ def format_report(report: StudyReport) -> str:
     agreement across settings; the recommendations."""
     lines = []
     header = (f"{'policy':28s} {'top-1 %':>13s} {'top-5 %':>7s} {'conf':>6s} {'conf sd':>7s} {'spread':>7s} "
-              f"{'robust':>7s} {'steps to ' + format(report.target, 'g') + '%':>17s}")
+              f"{'robust':>7s} {'fluct':>6s} {'steps to ' + format(report.target, 'g') + '%':>17s}")
     for setting in dict.fromkeys(i["setting"] for i in report.table):
         lines += ["", f"{setting}:", header]
         mine = sorted((i for i in report.table if i["setting"] == setting),
@@ -147,6 +147,7 @@ def format_report(report: StudyReport) -> str:
                 f"{report.labels[i['policy']]:28.28s} {i['top1_accuracy']:7.2f} ±{i['top1_seed_std']:4.2f} "
                 f"{i['top5_accuracy']:7.2f} {_num(i['confidence_mean'])} {_num(i['confidence_std'], 7)} "
                 f"{_num(i['class_confidence_spread'], 7)} {_num(i['robustness'], 7)} "
+                f"{_num(i['fluctuation'], 6, 2)} "
                 f"{cost + ' (' + str(i['reached']) + '/' + str(i['seeds']) + ')':>17s}")
     if report.agreement:
         lines += ["", "rank agreement with the first setting (Kendall's tau over policies):"]
@@ -159,8 +160,8 @@ def format_report(report: StudyReport) -> str:
     return "\n".join(lines)
 
 
-def _num(value: float | None, width: int = 6) -> str:
-    return f"{'-':>{width}s}" if value is None else f"{value:{width}.3f}"
+def _num(value: float | None, width: int = 6, digits: int = 3) -> str:
+    return f"{'-':>{width}s}" if value is None else f"{value:{width}.{digits}f}"
 
 
 __all__ = ["METRICS", "StudyReport", "analyze", "format_report", "short_labels", "split_policies",
