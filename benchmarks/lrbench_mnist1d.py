@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> None:
     study(out, TUNING, "sgd-fp", "3", *extra, *resume)
     low = [tuned(out, name) for name in ("FIX", "NSTEP", "COS")] + [LARGE_TRIEXP, PAPER]
     print(f"\n## 2. the same policies at low precision: {'; '.join(low)}\n")
-    study(out, low, "sgd-fp,sgd-lp,swalp", "2", *extra, "--extend")
+    for seeds in ("1", "2"):  # every setting at seed 0 first, then seed 1
+        study(out, low, "sgd-fp,sgd-lp,swalp", seeds, *extra, "--extend")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def plot_metrics(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str],
     for ax, setting in zip(axes[:, 0], settings, strict=True):
         mine = [i for i in items if i["setting"] == setting]
         ranks = [[i[f"rank_{m}"] for m in METRICS] for i in mine]
-        ax.imshow(ranks, cmap="RdYlGn_r", vmin=1, vmax=max(len(mine), 2), aspect="auto")
+        ax.imshow(ranks, cmap="RdYlGn_r", vmin=1, vmax=max(len(mine), 2), aspect="auto", alpha=0.5)
         for r, item in enumerate(mine):
             for c, metric in enumerate(METRICS):
                 ax.text(c, r, _cell(metric, item), ha="center", va="center", fontsize=7)

@@ -22,7 +22,7 @@ def plot_policies(policies: Sequence[Policy], steps: int, path: str | os.PathLik
     ax.set_xlabel("iteration (optimizer step)")
     ax.set_ylabel("learning rate")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1 + (len(names) > 4))
     ax.set_title(title, fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
