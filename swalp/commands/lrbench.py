@@ -4,15 +4,12 @@ every policy under every setting and seed, rank the policies by each metric, rec
 from __future__ import annotations
 
 import argparse
-import sys
 
-from swalp.commands.sweep import FIXED_OPTIONS, add_sweep_options
-from swalp.experiments import METHODS, RunConfig
+from swalp.commands.sweep import add_sweep_options, checked, exit_status, fixed_options, run_grid
+from swalp.experiments import METHODS
 from swalp.lrbench.plots import plot_study
 from swalp.lrbench.study import analyze, format_report, split_policies, study_grid
-from swalp.sweep import run_sweep
-from swalp.sweep.grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds
-from swalp.sweep.runner import run_point
+from swalp.sweep.grid import GridSpec, expand_formats, parse_list, parse_seeds
 from swalp.tasks import TASKS
 
 
@@ -26,24 +23,13 @@ def grid_from_args(args: argparse.Namespace) -> GridSpec:
         raise ValueError(f"--target is a test accuracy in percent, in (0, 100]; got {args.target}")
     if args.tolerance < 0:
         raise ValueError(f"--tolerance must be >= 0 accuracy points, got {args.tolerance}")
-    fixed = {name: getattr(args, name) for name in FIXED_OPTIONS if getattr(args, name) is not None}
-    grid = study_grid(args.task, split_policies(args.policies), parse_list(args.methods, "methods", METHODS),
-                      expand_formats(args.formats), parse_seeds(args.seeds), fixed)
-    for point in expand_grid(grid, TASKS):
-        RunConfig.from_dict(point["config"]).resolved()
-    return grid
+    methods = parse_list(args.methods, "methods", METHODS)
+    return checked(study_grid(args.task, split_policies(args.policies), methods, expand_formats(args.formats),
+                              parse_seeds(args.seeds), fixed_options(args)))
 
 
 def run(args: argparse.Namespace) -> int:
-    grid = grid_from_args(args)
-    try:
-        summary = run_sweep(grid, args.out, run_point, backend=args.backend, workers=args.workers,
-                            address=args.address, force=args.force, extend=args.extend, tasks=TASKS)
-    except (ConnectionError, ImportError) as err:
-        print(f"swalp lrbench: error: {err}", file=sys.stderr)
-        return 2
-    print(f"{summary.total} runs: {summary.skipped} already finished, {summary.finished} finished and "
-          f"{summary.failed} failed now, in {summary.wall_time_s:.1f} s (backend {args.backend})")
+    summary = run_grid(grid_from_args(args), args)
     report = analyze(summary.out, args.target, args.tolerance)
     print(format_report(report))
     print(f"\nper run: {summary.out / 'lrbench_runs.csv'}; per policy and setting, with ranks: "
@@ -54,11 +40,7 @@ def run(args: argparse.Namespace) -> int:
         figures = plot_study(report.table, report.labels, args.target, steps, spe, summary.out / "plots",
                              title=f"{args.task}: LRBench study, target {args.target:g}%")
         print(f"figures: {', '.join(str(f) for f in figures if f.suffix == '.png')} (and PDF)")
-    if summary.failed:
-        print(f"{summary.failed} run(s) failed (error column of {summary.csv}); run the same command "
-              "again to retry them", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summary)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ from swalp.experiments import METHODS, RunConfig
 from swalp.plots import plot_sweep
 from swalp.roles import ROLES
 from swalp.schedules import parse_policy
-from swalp.sweep import run_sweep
+from swalp.sweep import SweepSummary, run_sweep
 from swalp.sweep.backends import BACKENDS
 from swalp.sweep.grid import GridSpec, expand_formats, expand_grid, parse_list, parse_seeds
 from swalp.sweep.runner import run_point
@@ -29,38 +29,60 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
             that no point could run with (e.g. ``--swa-start`` not below ``--epochs``).
     """
     roles = args.roles if "," in args.roles else list(args.roles)  # W,A,E or WAE
-    fixed = {name: getattr(args, name) for name in FIXED_OPTIONS if getattr(args, name) is not None}
     spec = GridSpec(task=args.task, methods=tuple(parse_list(args.methods, "methods", METHODS)),
                     formats=tuple(expand_formats(args.formats)),
                     roles=tuple(parse_list(roles, "roles", ROLES)),
                     seeds=tuple(parse_seeds(args.seeds)), per_role=args.per_role,
-                    base_format=args.base_format, fixed=fixed,
+                    base_format=args.base_format, fixed=fixed_options(args),
                     lr_policies=(parse_policy(args.lr_policy).spec(),) if args.lr_policy else ())
+    return checked(spec)
+
+
+def fixed_options(args: argparse.Namespace) -> dict:
+    """The :data:`FIXED_OPTIONS` the command line sets (the others take the task's defaults)."""
+    return {name: getattr(args, name) for name in FIXED_OPTIONS if getattr(args, name) is not None}
+
+
+def checked(spec: GridSpec) -> GridSpec:
+    """``spec``, after checking every point's run configuration (ValueError names the problem)."""
     for point in expand_grid(spec, TASKS):
         RunConfig.from_dict(point["config"]).resolved()
     return spec
 
 
-def run(args: argparse.Namespace) -> int:
-    spec = spec_from_args(args)
+def run_grid(spec: GridSpec, args: argparse.Namespace) -> SweepSummary:
+    """Run ``spec`` with the options of :func:`add_sweep_options` and print how it went.
+
+    Raises:
+        ValueError: also for a missing Ray or an unreachable ``--address`` (exit status 2).
+    """
     try:
         summary = run_sweep(spec, args.out, run_point, backend=args.backend, workers=args.workers,
                             address=args.address, force=args.force, extend=args.extend, tasks=TASKS)
     except (ConnectionError, ImportError) as err:
-        print(f"swalp sweep: error: {err}", file=sys.stderr)
-        return 2
+        raise ValueError(str(err)) from None
     print(f"{summary.total} points: {summary.skipped} already finished, {summary.finished} finished and "
           f"{summary.failed} failed now, in {summary.wall_time_s:.1f} s "
           f"({summary.runs_per_minute:.1f} runs/min, backend {args.backend})")
+    return summary
+
+
+def exit_status(summary: SweepSummary) -> int:
+    """1 (after saying so) when points failed, else 0."""
+    if summary.failed:
+        print(f"{summary.failed} point(s) failed (error column of {summary.csv}); run the same command "
+              "again to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = run_grid(spec_from_args(args), args)
     print(f"results: {summary.csv} (one row per run), records: {summary.out / 'runs'}/KEY.json")
     if not args.no_plot and summary.total > summary.failed:
         figures = plot_sweep(summary.out)
         print(f"figures: {', '.join(str(f) for f in figures if f.suffix == '.png')} (and PDF)")
-    if summary.failed:
-        print(f"{summary.failed} point(s) failed (error column of the CSV); run the same command again "
-              "to retry them", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summary)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,26 +15,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from swalp.schedules.lrbench import FIX
-from swalp.schedules.policy import Policy, require, require_increasing, require_positive, require_rate
+from swalp.schedules.lrbench import FIX, Amplitude
+from swalp.schedules.policy import Policy, require, require_increasing
 
 
-@dataclasses.dataclass(frozen=True)
-class WARMUP(Policy):
+class WARMUP(Amplitude):
     """Linear warm-up: ``k0 + (k1 - k0) * min(t, l) / l`` (``k0`` at ``t = 0``, ``k1`` from
     ``t = l`` on)."""
 
     NAME = "WARMUP"
-    k0: float
-    k1: float
-    l: int
 
-    def check(self) -> None:
-        require_rate(self, "k0", "k1")
-        require_positive(self, "l")
-
-    def value(self, t: int) -> float:
-        return self.k0 + (self.k1 - self.k0) * min(t, self.l) / self.l
+    def shape(self, t: int) -> float:
+        return min(t, self.l) / self.l
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import abstractmethod
 
 from swalp.schedules.policy import (
     Policy,
@@ -210,13 +211,9 @@ WAVES = {"triangle": triangle_wave, "sine": sine_wave, "cosine": cosine_wave}
 
 
 @dataclasses.dataclass(frozen=True)
-class _Cyclic(Policy):
-    """``k0 + (k1 - k0) * w(t + s) * d(t)`` (see the module docstring): class attributes give
-    the wave ``WAVE``, the start ``HIGH`` (s = l: start at k1) and ``HALVING`` (the 2 variants)."""
-
-    WAVE = "triangle"
-    HIGH = False
-    HALVING = False
+class Amplitude(Policy):
+    """``k0 + (k1 - k0) * shape(t) * damping(t)``: a rate between ``k0`` and ``k1`` (shape in
+    [0, 1]) whose swing may shrink (damping in [0, 1]); ``l`` sets the shape's time scale."""
 
     k0: float
     k1: float
@@ -226,22 +223,20 @@ class _Cyclic(Policy):
         require_rate(self, "k0", "k1")
         require_positive(self, "l")
 
-    def shift(self) -> float:
-        return self.l if self.HIGH else 0.0
+    @abstractmethod
+    def shape(self, t: int) -> float:
+        """Position between ``k0`` (0) and ``k1`` (1) at iteration ``t``."""
 
     def damping(self, t: int) -> float:
-        if self.HALVING:
-            return 0.5 ** math.floor((t + self.shift()) / (2.0 * self.l))
         return 1.0
 
     def value(self, t: int) -> float:
-        wave = WAVES[self.WAVE](t + self.shift(), self.l)
-        return self.k0 + (self.k1 - self.k0) * wave * self.damping(t)
+        return self.k0 + (self.k1 - self.k0) * self.shape(t) * self.damping(t)
 
 
 @dataclasses.dataclass(frozen=True)
-class _CyclicExp(_Cyclic):
-    """A cyclic function whose amplitude decays as ``gamma**t``."""
+class ExpDamped(Amplitude):
+    """An :class:`Amplitude` whose swing decays as ``gamma**t`` (the EXP variants)."""
 
     gamma: float = dataclasses.field(kw_only=True)
 
@@ -251,6 +246,30 @@ class _CyclicExp(_Cyclic):
 
     def damping(self, t: int) -> float:
         return self.gamma**t
+
+
+class _Cyclic(Amplitude):
+    """Wave ``WAVE`` at ``t + s`` (``HIGH``: s = l, start at k1), halved every period with
+    ``HALVING`` (the 2 variants); see the module docstring."""
+
+    WAVE = "triangle"
+    HIGH = False
+    HALVING = False
+
+    def shift(self) -> float:
+        return self.l if self.HIGH else 0.0
+
+    def shape(self, t: int) -> float:
+        return WAVES[self.WAVE](t + self.shift(), self.l)
+
+    def damping(self, t: int) -> float:
+        if self.HALVING:
+            return 0.5 ** math.floor((t + self.shift()) / (2.0 * self.l))
+        return 1.0
+
+
+class _CyclicExp(ExpDamped, _Cyclic):
+    """A cyclic function whose amplitude decays as ``gamma**t``."""
 
 
 class TRI(_Cyclic):
@@ -379,42 +398,22 @@ RAMPS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class _Restart(Policy):
-    """``k0 + (k1 - k0) * shape(frac(-t / l)) * d(t)``; class attributes give the ``SHAPE``
-    and ``HALVING`` (the 2 variants: ``d = 2**-floor(t / l)``)."""
+class _Restart(Amplitude):
+    """Ramp ``frac(-t / l)`` through ``SHAPE``, halved every ``l`` iterations with ``HALVING``
+    (the 2 variants: ``2**-floor(t / l)``)."""
 
     SHAPE = "linear"
     HALVING = False
 
-    k0: float
-    k1: float
-    l: float
-
-    def check(self) -> None:
-        require_rate(self, "k0", "k1")
-        require_positive(self, "l")
+    def shape(self, t: int) -> float:
+        return RAMPS[self.SHAPE](restart_ramp(t, self.l))
 
     def damping(self, t: int) -> float:
         return 0.5 ** math.floor(t / self.l) if self.HALVING else 1.0
 
-    def value(self, t: int) -> float:
-        shape = RAMPS[self.SHAPE](restart_ramp(t, self.l))
-        return self.k0 + (self.k1 - self.k0) * shape * self.damping(t)
 
-
-@dataclasses.dataclass(frozen=True)
-class _RestartExp(_Restart):
+class _RestartExp(ExpDamped, _Restart):
     """A restart function whose amplitude decays as ``gamma**t``."""
-
-    gamma: float = dataclasses.field(kw_only=True)
-
-    def check(self) -> None:
-        super().check()
-        require_positive(self, "gamma")
-
-    def damping(self, t: int) -> float:
-        return self.gamma**t
 
 
 class RSW(_Restart):
@@ -484,4 +483,4 @@ LRBENCH_FUNCTIONS = (
     "RSW", "RSW2", "RSWEXP", "SINRSW", "SINRSW2", "SINRSWEXP", "COSRSW", "COSRSW2", "COSRSWEXP",
 )
 
-__all__ = ["LRBENCH_FUNCTIONS", "PAPER_FUNCTIONS", *LRBENCH_FUNCTIONS]
+__all__ = ["LRBENCH_FUNCTIONS", "PAPER_FUNCTIONS", "Amplitude", "ExpDamped", *LRBENCH_FUNCTIONS]

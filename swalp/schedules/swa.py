@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from swalp.schedules.lrbench import RSW
+from swalp.schedules.lrbench import Amplitude, restart_ramp
 from swalp.schedules.paper import Schedule
-from swalp.schedules.policy import Policy, require, require_positive, require_rate
+from swalp.schedules.policy import Policy, require, require_rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,23 +51,15 @@ class SWALP(Policy):
         return self.schedule.lr_at(t)
 
 
-@dataclasses.dataclass(frozen=True)
-class CSWA(Policy):
+class CSWA(Amplitude):
     """Cyclic SWA's rate: over each cycle of ``l`` iterations it falls linearly from just below
     ``k1`` to ``k0``, reached at the cycle's last iteration (where the iterate is averaged):
     ``RSW(t + 1)``, the restarting saw tooth one iteration earlier."""
 
     NAME = "CSWA"
-    k0: float
-    k1: float
-    l: int
 
-    def check(self) -> None:
-        require_rate(self, "k0", "k1")
-        require_positive(self, "l")
-
-    def value(self, t: int) -> float:
-        return RSW(self.k0, self.k1, self.l).value(t + 1)
+    def shape(self, t: int) -> float:
+        return restart_ramp(t + 1, self.l)
 
 
 __all__ = ["CSWA", "SWALP"]

@@ -16,7 +16,7 @@ def test_a_study_trains_ranks_recommends_and_resumes(tmp_path, capsys):
     out = tmp_path / "study"
     assert main(["lrbench", *TINY, "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "4 runs: 0 already finished, 4 finished and 0 failed now" in text
+    assert "4 points: 0 already finished, 4 finished and 0 failed now" in text
     assert "recommended (LRBench's rule" in text and "sgd-fp: epoch:" in text
     with open(out / "lrbench.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -31,7 +31,7 @@ def test_a_study_trains_ranks_recommends_and_resumes(tmp_path, capsys):
         assert (out / "plots" / f"{name}.png").stat().st_size > 0
     assert (out / "plots" / "lr_policies.png").stat().st_size > 0
     assert main(["lrbench", *TINY, "--out", str(out), "--no-plot"]) == 0
-    assert "4 runs: 4 already finished, 0 finished" in capsys.readouterr().out
+    assert "4 points: 4 already finished, 0 finished" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("change", "message"), [
