@@ -31,9 +31,11 @@ METRICS: dict[str, int] = {
     "top1_accuracy": +1, "top5_accuracy": +1, "confidence_mean": +1, "confidence_std": -1,
     "class_confidence_spread": -1, "robustness": -1, "cost_steps": -1, "top1_seed_std": -1,
 }
+#: End-of-run metrics a run record holds in ``final`` (:mod:`swalp.metrics`).
+FINAL_METRICS = ("top1_accuracy", "top5_accuracy", "confidence_mean", "confidence_std",
+                 "class_confidence_spread", "robustness", "test_loss")
 #: Metrics that are averaged over seeds (the others are computed across seeds).
-PER_RUN = ("top1_accuracy", "top5_accuracy", "confidence_mean", "confidence_std", "class_confidence_spread",
-           "robustness", "test_loss", "fluctuation")
+PER_RUN = (*FINAL_METRICS, "fluctuation")
 
 
 def setting_of(method: str, label: str) -> str:
@@ -73,7 +75,7 @@ def run_metrics(record: Mapping[str, Any], target: float) -> dict[str, Any] | No
            "setting": setting_of(config["method"], record["label"]), "seed": config["seed"],
            "steps_per_epoch": result["steps_per_epoch"],
            "cost_steps": steps_to_target(curve, target), "fluctuation": fluctuation(curve), "curve": curve}
-    row.update({name: final.get(name) for name in PER_RUN})
+    row.update({name: final.get(name) for name in FINAL_METRICS})
     return row
 
 

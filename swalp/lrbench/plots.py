@@ -69,7 +69,7 @@ def plot_accuracy(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str],
 def _cell(metric: str, item: Mapping[str, Any]) -> str:
     value = item[metric]
     if metric == "cost_steps":
-        return "-" if value is None else f"{value:.0f} ({item['reached']}/{item['seeds']})"
+        return f"{'-' if value is None else format(value, '.0f')} ({item['reached']}/{item['seeds']})"
     if value is None:
         return "-"
     return f"{value:.2f}" if metric.endswith("accuracy") or metric == "top1_seed_std" else f"{value:.3f}"

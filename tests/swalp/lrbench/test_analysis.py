@@ -31,6 +31,9 @@ def test_cost_is_the_steps_until_the_delivered_model_first_reaches_the_target():
     assert averaged["cost_steps"] == 30  # the average's 86% at epoch 3
     assert averaged["setting"] == "swalp bfp8"
     assert run_metrics(record(FIX1, [40, 30]), target=85)["cost_steps"] is None
+    # late fluctuation: mean |change| over the second half (accuracies 80, 90, 85)
+    assert run_metrics(record(FIX1, [50, 40, 30, 20, 10, 15]), target=85)["fluctuation"] == pytest.approx(7.5)
+    assert run_metrics(record(FIX1, [50, 40]), target=85)["fluctuation"] is None
     assert run_metrics(record(FIX1, [40], status="failed"), target=85) is None
 
 
