@@ -188,7 +188,7 @@ class Recommendation:
         ranges = ", ".join(f"{k} {_span(lo, hi)}" for k, (lo, hi) in self.ranges.items()) or "-"
         cost = "target not reached" if self.cost_steps is None else f"{self.cost_steps:.0f} steps to target"
         return (f"{self.setting}: {self.policy} (top-1 {self.top1_accuracy:.2f}%, {cost}); {self.function} "
-                f"parameters that do well (within {self.tolerance:g} points of the best top-1): {ranges}")
+                f"parameters that do well (within {self.tolerance:.2f} points of the best top-1): {ranges}")
 
 
 def _span(lo: Any, hi: Any) -> str:
