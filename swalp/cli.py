@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from swalp.runio.lock import FolderBusyError
+
 #: Subcommand modules under ``swalp.commands``, in ``--help`` order. Modules that are not
 #: installed yet are skipped (the CLI works without them).
 COMMANDS = ("demo", "train", "formats", "sweep", "plot", "diagnet", "lr", "lrbench")
@@ -44,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, FolderBusyError) as err:
         print(f"swalp {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import random
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from swalp.checkpoint import atomic_write
+from swalp.runio.files import atomic_write
 
 #: Sequences of the standard set, training sequences in it, and its seed.
 STANDARD_SAMPLES, STANDARD_TRAIN, STANDARD_SEED = 5000, 4000, 42
@@ -75,10 +77,15 @@ def generated_set(seed: int, samples: int, train_split: float) -> dict[str, np.n
     text = json.dumps({"mnist1d": version("mnist1d"), **args}, sort_keys=True)
     path = cache_dir() / f"mnist1d-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
-        with np.load(path) as cached:
-            return {key: cached[key] for key in cached.files}
+        try:
+            with np.load(path) as cached:
+                return {key: cached[key] for key in cached.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            pass  # a damaged cache file is generated again and replaced
     data = _generate(args)
-    atomic_write(path, lambda fh: np.savez(fh, **data))
+    buffer = io.BytesIO()
+    np.savez(buffer, **data)
+    atomic_write(path, buffer.getvalue())
     return data
 
 

@@ -13,8 +13,8 @@ checkpoint ends with weights bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +26,6 @@ from torch.optim.swa_utils import update_bn
 
 from swalp import cost as costs
 from swalp import protocols
-from swalp.checkpoint import load_checkpoint, save_checkpoint, write_json
 from swalp.data import Batches
 from swalp.devices import make_deterministic, resolve_device
 from swalp.distributed import (
@@ -44,6 +43,17 @@ from swalp.metrics import CONFIDENCE_METRICS, confidence_metrics, predictions
 from swalp.optim import LowPrecisionSGD
 from swalp.quantizer import NonFiniteError, RandomStream, share_stream
 from swalp.roles import ROLES, RoleSpec, role_specs
+from swalp.runio import run_folder
+from swalp.runio.checkpoint import save_checkpoint
+from swalp.runio.files import write_json
+from swalp.runio.lock import FolderLock
+from swalp.runio.run_folder import (
+    CHECKPOINT_FILE,
+    RECORD_FILE,
+    RunExistsError,
+    UnfinishedRunError,
+    prepare_run_folder,
+)
 from swalp.schedules import Schedule, parse_policy
 from swalp.swa import Averager
 from swalp.tasks import CLASSIFICATION, TASKS, Task, flat_parameters, get_task, optimum
@@ -54,7 +64,6 @@ METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")
 AVERAGING = ("swa-fp", "swalp")
 LOW_PRECISION = ("sgd-lp", "swalp")
 SCHEDULES = ("paper", "swa", "constant")
-RECORD_FILE, CHECKPOINT_FILE = "record.json", "checkpoint.pt"
 #: First counter of the stream that evaluates the low-precision average (far from training's).
 EVAL_STREAM_COUNTER = 1 << 62
 #: Fields a task supplies when the config leaves them None.
@@ -198,10 +207,6 @@ class RunConfig:
             fmts = {r: ("fp32" if r in ("A", "E") else specs[r].fmt) for r in ROLES}
             return role_specs(fmts, self.rounding, self.layout)
         return specs
-
-
-class RunExistsError(FileExistsError):
-    """The output directory holds a finished run (``force`` overwrites it, ``resume`` returns it)."""
 
 
 def _schedule(config: RunConfig, steps_per_epoch: int) -> Schedule:
@@ -391,43 +396,11 @@ def _protocol_record(run: _Run) -> dict[str, Any]:
     }
 
 
-def _check_same_config(saved: dict[str, Any] | None, config: RunConfig, path: Path) -> None:
-    """Refuse to resume from ``path`` when the config saved there is not ``config``."""
-    ours = config.to_dict()
-    if saved != ours:
-        diff = sorted(k for k in ours if (saved or {}).get(k) != ours[k])
-        raise ValueError(f"--resume: {path} is from a different config (differs in {', '.join(diff)})")
-
-
 def finished_record(record_path: Path, config: RunConfig, resume: bool,
-                     force: bool) -> dict[str, Any] | None:
-    """The finished record at ``record_path`` when resuming it (nothing left to train), None
-    when there is none or ``force`` overwrites it.
-
-    Raises:
-        RunExistsError: a finished run, neither ``force`` nor ``resume``.
-        ValueError: resuming a finished run of another config.
-    """
-    if force or not record_path.exists():
-        return None
-    record = json.loads(record_path.read_text())
-    if record.get("status") != "finished":
-        return None
-    if not resume:
-        raise RunExistsError(f"{record_path} holds a finished run; pass force=True to overwrite it or "
-                             "resume=True to return its record")
-    _check_same_config(record.get("config"), config, record_path)
-    return record
-
-
-def _prepare_out(out: Path, config: RunConfig, resume: bool) -> dict[str, Any] | None:
-    """The checkpoint state to resume from, if resuming and ``out`` has one of ``config``."""
-    checkpoint_path = out / CHECKPOINT_FILE
-    if not resume or not checkpoint_path.exists():
-        return None
-    state = load_checkpoint(checkpoint_path)
-    _check_same_config(state["config"], config, checkpoint_path)
-    return state
+                    force: bool) -> dict[str, Any] | None:
+    """The finished record at ``record_path`` when resuming it (see
+    :func:`swalp.runio.run_folder.finished_record`)."""
+    return run_folder.finished_record(record_path, config.to_dict(), resume=resume, force=force)
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpoint: bool = True, *,
@@ -440,9 +413,10 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
         out_dir: directory for ``record.json`` (written after every epoch) and, with
             ``checkpoint``, ``checkpoint.pt`` (atomically, after every epoch).
         checkpoint: write checkpoints (needs ``out_dir``).
-        resume: continue from ``out_dir``'s checkpoint (must be of the same config); when
-            ``out_dir`` holds the finished run of the same config, return its record untouched.
-        force: overwrite a finished run's record.
+        resume: continue from ``out_dir``'s newest good checkpoint (must be of the same config;
+            a damaged latest one falls back to the previous one, see :mod:`swalp.runio.run_folder`);
+            when ``out_dir`` holds the finished run of the same config, return its record untouched.
+        force: start over, replacing a finished or unfinished run in ``out_dir``.
         progress: show a tqdm progress bar over epochs.
         on_epoch: called with each finished epoch's history row (e.g. to report progress).
 
@@ -450,17 +424,27 @@ def run_experiment(config: RunConfig, out_dir: str | Path | None = None, checkpo
         ValueError: bad config (before any training), or a checkpoint or finished record of
             another config on ``resume``.
         RunExistsError: ``out_dir`` holds a finished run, neither ``force`` nor ``resume``.
+        UnfinishedRunError: ``out_dir`` holds an unfinished run, neither ``resume`` nor ``force``.
+        DamagedFileError: a file in ``out_dir`` is damaged (the message says what to do).
+        FolderBusyError: another process is writing to ``out_dir``.
         NonFiniteError: training diverged (NaN/inf); the last good checkpoint is kept.
     """
     config = config.resolved()
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        finished = finished_record(out / RECORD_FILE, config, resume, force)
-        if finished is not None:
+    if out_dir is None:
+        return _train(config, None, False, None, progress, on_epoch)
+    out = Path(out_dir)
+    writer = current_group().is_main  # rank 0 writes for a data-parallel run; the others read
+    with FolderLock(out) if writer else contextlib.nullcontext():
+        start = prepare_run_folder(out, config.to_dict(), resume=resume, force=force, writer=writer)
+        if start.finished is not None:
             if progress:
                 print(f"{out / RECORD_FILE}: this run is finished, nothing to resume", file=sys.stderr)
-            return finished
-    state = _prepare_out(out, config, resume) if out is not None else None
+            return start.finished
+        return _train(config, out, checkpoint, start.state, progress, on_epoch)
+
+
+def _train(config: RunConfig, out: Path | None, checkpoint: bool, state: dict[str, Any] | None,
+           progress: bool, on_epoch: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     with single_threaded():
         run = _Run(config)
         cost, bits = _cost(run), _bits(run)
@@ -537,4 +521,5 @@ def run_many(configs: Sequence[RunConfig], jobs: int = 1,
         return list(pool.map(_run_forced, configs, dirs))
 
 
-__all__ = ["METHODS", "TASKS", "RunConfig", "RunExistsError", "run_experiment", "run_many"]
+__all__ = ["METHODS", "TASKS", "RunConfig", "RunExistsError", "UnfinishedRunError", "finished_record",
+           "run_experiment", "run_many"]

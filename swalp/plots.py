@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from swalp.roles import ROLES
-from swalp.sweep.store import CSV_NAME, read_csv
+from swalp.sweep.store import CSV_NAME, MANIFEST, catch_up_csv, read_csv
 from swalp.tasks import CLASSIFICATION, REGRESSION, TASKS
 
 FIGURE_TYPES = ("png", "pdf")
@@ -283,7 +283,8 @@ def plot_sensitivity(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[
 
 
 def plot_sweep(out: str | os.PathLike[str]) -> list[Path]:
-    """Regenerate every figure of the sweep in ``out`` from its CSV into ``out/plots``.
+    """Regenerate every figure of the sweep in ``out`` from its CSV into ``out/plots`` (the CSV
+    first caught up with the sweep's records, see :func:`swalp.sweep.store.catch_up_csv`).
 
     Raises:
         FileNotFoundError: ``out`` holds no results CSV.
@@ -291,6 +292,8 @@ def plot_sweep(out: str | os.PathLike[str]) -> list[Path]:
     """
     out = Path(out)
     csv_path = out / CSV_NAME
+    if (out / MANIFEST).exists():
+        catch_up_csv(out)
     if not csv_path.is_file():
         raise FileNotFoundError(f"{out} holds no sweep results: {csv_path} not found "
                                 "(run `swalp sweep` first)")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from lpformats.analyze import analyze
 from swalp.plots import plot_sqnr
+from swalp.runio.files import write_text
 from swalp.sweep.grid import expand_formats
-from swalp.sweep.store import rows_to_csv, write_atomic
+from swalp.sweep.store import rows_to_csv
 from swalp.tensor_sources import load_tensor_source
 
 DEFAULT_FORMATS = "fixed:4..16,bfp:4..16,fp8_e4m3,fp8_e5m2,mx*"
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     table = analyze(tensors, formats, rounding=args.rounding, seed=args.seed)
     print(f"tensor source {args.tensor_source}: {len(tensors)} tensor(s), {table}")
     out = Path(args.out)
-    write_atomic(out / "formats.csv", rows_to_csv(table.to_rows()))
+    write_text(out / "formats.csv", rows_to_csv(table.to_rows()))
     title = f"{args.tensor_source} ({table.n} elements), rounding {args.rounding}"
     figures = plot_sqnr(table.to_rows(), out / "sqnr_vs_bits", title)
     print(f"table: {out / 'formats.csv'}; figures: {', '.join(map(str, figures))}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from swalp.runio.lock import FolderLock
 from swalp.sweep.backends import RunFn, make_backend
 from swalp.sweep.grid import GridSpec, expand_grid
 from swalp.sweep.store import SweepStore
@@ -79,9 +80,20 @@ def run_sweep(
         ValueError: bad grid, a different grid in ``out``, bad backend options.
         ImportError: the ray backend without Ray installed.
         ConnectionError: an unreachable Ray address.
+        FolderBusyError: another process is writing to ``out`` (a second sweep is refused, not
+            joined: the message names the holder).
+        DamagedFileError: a damaged file in ``out`` (nothing is run or written).
     """
-    start = time.perf_counter()
     points = expand_grid(spec, tasks)
+    with FolderLock(out):
+        return _run_locked(spec, points, out, run_fn, backend=backend, workers=workers, address=address,
+                           force=force, extend=extend, progress=progress)
+
+
+def _run_locked(spec: GridSpec, points: list[dict[str, Any]], out: str | os.PathLike[str],
+                run_fn: RunFn, *, backend: str, workers: int | None, address: str | None, force: bool,
+                extend: bool, progress: bool) -> SweepSummary:
+    start = time.perf_counter()
     store = SweepStore(out)
     store.open(spec.to_json(), points, force=force, extend=extend)
     todo = [p for p in store.points if store.status(p["key"]) != "ok"]

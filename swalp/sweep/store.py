@@ -7,9 +7,16 @@ Layout of a sweep directory::
                           "label", "varied_roles", "config", "result" | "error", ...}
     DIR/results.csv       one row per recorded point, in grid order (rewritten from the records)
 
-Every file is written atomically (temporary file in the same directory, then ``os.replace``),
-so a killed sweep leaves complete files only and loses at most the runs in flight. The CSV is
-always regenerated from the records, so a re-run never duplicates rows.
+Every file is written atomically (:mod:`swalp.runio.files`: temporary file in the same
+directory, then ``os.replace``, mode following the umask), so a killed sweep leaves complete
+files only and loses at most the runs in flight. The CSV is derived: it is regenerated from the
+records whenever they disagree (each run, :meth:`SweepStore.sync_csv`), so a re-run never
+duplicates rows and a CSV that lags after a kill is caught up.
+
+Every file is validated when read back (:mod:`swalp.runio.readback`): a damaged manifest or
+record stops the sweep with one line naming the file, what is wrong and what to do, before
+anything is written. The caller holds the directory's :class:`~swalp.runio.lock.FolderLock`
+while it writes (:func:`swalp.sweep.run_sweep` does).
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lpformats.analyze import format_family
+from swalp.runio.files import TEMP_NAME, remove_stale_temps, write_text
+from swalp.runio.lock import LOCK_NAME, FolderBusyError, FolderLock
+from swalp.runio.readback import DamagedFileError, check_replaceable, read_json_object
 from swalp.sweep.grid import ROLES
 
 MANIFEST = "manifest.json"
@@ -42,25 +51,18 @@ RESULT_COLUMNS = (
 UNPREFIXED_GROUPS = ("final",)
 #: Record fields left out of the CSV (the configuration columns already say it).
 SKIPPED_FIELDS = ("config", "formats_requested", "status")
+#: Statuses of a point's record.
+STATUSES = ("ok", "failed")
+#: What to do about a damaged manifest, when a sweep is started and when one is read.
+MANIFEST_FIX = ("pass --extend to rebuild it from this command's grid (the records in runs/ are kept and "
+                "reused) or --force to start the sweep over")
+MANIFEST_FIX_READ = "re-run its `swalp sweep` command with --extend to rebuild it"
+RECORD_FIX = "delete it to run that point again (or pass --force to start the sweep over)"
+OUT_FIX = "remove it or choose another --out"
 
 
 class GridMismatchError(ValueError):
     """The output directory holds a sweep over a different grid."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def flatten_result(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,16 +103,27 @@ class SweepStore:
 
         A directory holding the same points resumes. One holding different points is refused
         (:class:`GridMismatchError`) unless ``force`` (its records are deleted and the sweep
-        starts over) or ``extend`` (the new points are added to the old ones).
+        starts over) or ``extend`` (the new points are added to the old ones). Everything is
+        checked before anything is written: a damaged manifest (``extend`` rebuilds it from
+        ``grid``, keeping the records) or damaged records raise :class:`DamagedFileError`.
+        Temporary files of a killed writer are removed.
 
         Raises:
             ValueError: ``force`` and ``extend`` together; ``out`` exists and is not a sweep.
+            DamagedFileError: see above; a directory where a file belongs.
         """
         if force and extend:
             raise ValueError("give force or extend, not both")
         manifest = self.out / MANIFEST
-        old = self._read_manifest(manifest)
-        if old is None and self.out.exists() and any(self.out.iterdir()) and not force:
+        self._check_layout()
+        try:
+            old = self._read_manifest(manifest, MANIFEST_FIX)
+            damaged = False
+        except DamagedFileError:
+            if not (force or extend):
+                raise
+            old, damaged = None, True
+        if old is None and not damaged and self._holds_files() and not force:
             raise GridMismatchError(f"--out {self.out} is not empty and holds no sweep ({MANIFEST} missing); "
                                     "choose another directory or pass --force")
         new_keys = [p["key"] for p in points]
@@ -124,41 +137,94 @@ class SweepStore:
                     f"adds {added} and drops {dropped}). Pass --extend to add the new points to it, "
                     "--force to delete its results and start over, or choose another --out."
                 )
-            if force:
-                shutil.rmtree(self.out / RUNS, ignore_errors=True)
-                self.csv_path.unlink(missing_ok=True)
-            elif extend:
+            if extend:
                 known = set(old_keys)
                 points = old["points"] + [p for p in points if p["key"] not in known]
                 grid = {"extended": [*old["grid"].get("extended", [old["grid"]]), dict(grid)]}
+        if force and (old is not None or damaged):
+            shutil.rmtree(self.out / RUNS, ignore_errors=True)
+            self.csv_path.unlink(missing_ok=True)
         self.points, self.grid = points, dict(grid)
+        self._check_records()
+        for folder in (self.out, self.out / RUNS):
+            remove_stale_temps(folder)
         (self.out / RUNS).mkdir(parents=True, exist_ok=True)
-        write_atomic(manifest, json.dumps({"version": VERSION, "grid": self.grid, "points": self.points},
-                                          indent=1, sort_keys=True))
-        self.write_csv()
+        write_text(manifest, json.dumps({"version": VERSION, "grid": self.grid, "points": self.points},
+                                        indent=1, sort_keys=True))
+        self.sync_csv()
+
+    def _check_layout(self) -> None:
+        """Files we replace must be files, and ``runs`` a directory."""
+        for path in (self.out / MANIFEST, self.csv_path):
+            check_replaceable(path, OUT_FIX)
+        runs = self.out / RUNS
+        if os.path.lexists(runs) and not runs.is_dir():
+            raise DamagedFileError(runs, "is a file, where the directory of the records belongs", OUT_FIX)
+
+    def _holds_files(self) -> bool:
+        """Whether ``out`` holds anything but its lock file and stale temporary files."""
+        return self.out.is_dir() and any(
+            e.name != LOCK_NAME and not TEMP_NAME.match(e.name) for e in self.out.iterdir())
+
+    def _check_records(self) -> None:
+        """Read every point's record; raise one error naming the first damaged one (and how many)."""
+        damaged = []
+        for point in self.points:
+            try:
+                self.record(point["key"])
+            except DamagedFileError as err:
+                damaged.append(err)
+        if damaged:
+            more = f" ({len(damaged) - 1} more damaged records in {RUNS}/)" if len(damaged) > 1 else ""
+            first = damaged[0]
+            raise DamagedFileError(first.path, f"{first.problem}{more}", first.remedy)
 
     @staticmethod
-    def _read_manifest(path: Path) -> dict[str, Any] | None:
-        if not path.exists():
+    def _read_manifest(path: Path, remedy: str) -> dict[str, Any] | None:
+        if not os.path.lexists(path):
             return None
-        data = json.loads(path.read_text())
-        if data.get("version") != VERSION or "points" not in data:
-            raise GridMismatchError(f"{path} is not a sweep manifest of version {VERSION}")
+        data = read_json_object(path, remedy, {"version": int, "grid": dict, "points": list})
+        if data["version"] != VERSION:
+            raise DamagedFileError(path, f"is a sweep manifest of version {data['version']}, not {VERSION}",
+                                   remedy)
+        for index, point in enumerate(data["points"]):
+            if not (isinstance(point, dict) and isinstance(point.get("key"), str)
+                    and isinstance(point.get("config"), dict) and {"label", "varied_roles"} <= point.keys()):
+                raise DamagedFileError(path, f"point {index} is not a grid point (key, config, label, "
+                                             "varied_roles)", remedy)
         return data
 
     @classmethod
     def load(cls, out: str | os.PathLike[str]) -> SweepStore:
-        """An existing sweep directory (to read its records, e.g. for plots)."""
+        """An existing sweep directory (to read its records, e.g. for plots).
+
+        Raises:
+            ValueError: ``out`` holds no sweep.
+            DamagedFileError: its manifest is damaged.
+        """
         store = cls(out)
-        data = store._read_manifest(store.out / MANIFEST)
+        data = store._read_manifest(store.out / MANIFEST, MANIFEST_FIX_READ)
         if data is None:
             raise ValueError(f"{out} holds no sweep: {MANIFEST} not found")
         store.points, store.grid = data["points"], data["grid"]
         return store
 
     def record(self, key: str) -> dict[str, Any] | None:
+        """The record of point ``key``, None when it has not run.
+
+        Raises:
+            DamagedFileError: the record file is damaged or not this point's.
+        """
         path = self._record_path(key)
-        return json.loads(path.read_text()) if path.exists() else None
+        if not os.path.lexists(path):
+            return None
+        rec = read_json_object(path, RECORD_FIX, {"key": str, "status": str, "config": dict})
+        if rec["key"] != key:
+            raise DamagedFileError(path, f"holds the record of point {rec['key']}, not {key}", RECORD_FIX)
+        if rec["status"] not in STATUSES:
+            raise DamagedFileError(path, f"has status {rec['status']!r}, not one of {', '.join(STATUSES)}",
+                                   RECORD_FIX)
+        return rec
 
     def status(self, key: str) -> str | None:
         """``"ok"``, ``"failed"`` or None (not run yet)."""
@@ -167,7 +233,7 @@ class SweepStore:
 
     def save(self, record: Mapping[str, Any]) -> None:
         """Store one point's record and rewrite the CSV."""
-        write_atomic(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
+        write_text(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
         self.write_csv()
 
     def records(self) -> list[dict[str, Any]]:
@@ -179,7 +245,38 @@ class SweepStore:
         return [row_of(rec) for rec in self.records()]
 
     def write_csv(self) -> None:
-        write_atomic(self.csv_path, rows_to_csv(self.rows()))
+        """Rewrite the CSV from the records."""
+        write_text(self.csv_path, rows_to_csv(self.rows()))
+
+    def sync_csv(self) -> bool:
+        """Rewrite the CSV if it disagrees with the records (e.g. a kill between a record and
+        the CSV); returns whether it was rewritten. Needs the directory's lock."""
+        text = rows_to_csv(self.rows())
+        check_replaceable(self.csv_path, OUT_FIX)
+        try:
+            if self.csv_path.read_text() == text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            pass
+        write_text(self.csv_path, text)
+        return True
+
+
+def catch_up_csv(out: str | os.PathLike[str]) -> bool:
+    """Rebuild the CSV of the sweep in ``out`` from its records if they disagree (a sweep
+    killed between a record and the CSV), unless a sweep is writing there now (it keeps the
+    CSV current itself). Returns whether the CSV was rewritten.
+
+    Raises:
+        ValueError: ``out`` holds no sweep.
+        DamagedFileError: its manifest or a record is damaged.
+    """
+    store = SweepStore.load(out)
+    try:
+        with FolderLock(store.out):
+            return store.sync_csv()
+    except FolderBusyError:
+        return False
 
 
 def row_of(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,5 +347,5 @@ def _number(value: str) -> Any:
         return value
 
 
-__all__ = ["GridMismatchError", "SweepStore", "flatten_result", "read_csv", "row_of", "rows_to_csv",
-           "write_atomic"]
+__all__ = ["GridMismatchError", "SweepStore", "catch_up_csv", "flatten_result", "read_csv", "row_of",
+           "rows_to_csv"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from swalp.checkpoint import load_checkpoint
 
 from swalp import experiments
-from swalp.checkpoint import load_checkpoint
 from swalp.devices import resolve_device
 from swalp.experiments import RunConfig, run_experiment
 from swalp.quantizer import NonFiniteError, RandomStream

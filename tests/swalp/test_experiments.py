@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from swalp import experiments
-from swalp.checkpoint import load_checkpoint
 from swalp.experiments import RunConfig, RunExistsError, run_experiment
 from swalp.quantizer import NonFiniteError
+from swalp.runio.checkpoint import load_checkpoint
 from swalp.tasks import Task
 
 CNN = dict(task="digits-vgg", method="swalp", epochs=3, swa_start=1, batch_size=256)

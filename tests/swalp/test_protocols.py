@@ -17,10 +17,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from swalp.checkpoint import load_checkpoint
 from torch.optim.swa_utils import update_bn
 
 from swalp import experiments
-from swalp.checkpoint import load_checkpoint
 from swalp.data import cifar
 from swalp.dropout import Dropout, keep_mask
 from swalp.experiments import RunConfig, run_experiment

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from swalp.sweep.grid import GridSpec, expand_grid
-from swalp.sweep.store import GridMismatchError, SweepStore, flatten_result, read_csv, write_atomic
+from swalp.sweep.store import GridMismatchError, SweepStore, flatten_result, read_csv
 
 
 def grid(formats=("bfp(6)", "bfp8")):
@@ -85,14 +83,6 @@ def test_flatten_lifts_final_and_prefixes_other_groups_and_drops_lists():
            "accelerator": "tpu_v1"}, "epochs": [{"loss": 1.0}], "wall_time_s": 4.5}
     assert flatten_result(rec) == {"test_error": 0.2, "swa_test_error": None, "cost_speedup_vs_fp32": 3.0,
                                    "cost_accelerator": "tpu_v1", "wall_time_s": 4.5}
-
-
-def test_atomic_write_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
-    path = tmp_path / "a.json"
-    write_atomic(path, json.dumps({"v": 1}))
-    write_atomic(path, json.dumps({"v": 2}))
-    assert json.loads(path.read_text()) == {"v": 2}
-    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
 def test_load_of_a_directory_without_a_sweep_says_so(tmp_path):

@@ -1,0 +1,140 @@
+"""Checkpoints with an integrity check, the last two kept, and resume that falls back.
+
+A checkpoint file is ``torch.save`` of ``{"format": "swalp-checkpoint", "version": 1,
+"sha256": HEX, "payload": BYTES}`` where ``payload`` is ``torch.save(state)`` and ``sha256``
+its digest: ``torch.load`` still opens it, and :func:`load_checkpoint` refuses any file
+whose payload does not hash to the recorded digest (one flipped byte is caught), before
+unpickling the payload.
+
+:func:`save_checkpoint` writes the new file completely, then moves the current one to
+``NAME.prev.pt`` and renames the new one into place, so the two latest checkpoints are kept
+and a kill at any moment leaves at least one good checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from swalp.runio.files import atomic_write
+from swalp.runio.readback import DamagedFileError, read_bytes
+
+FORMAT, VERSION = "swalp-checkpoint", 1
+
+
+def previous_path(path: str | os.PathLike[str]) -> Path:
+    """Where the checkpoint before ``path`` is kept (``checkpoint.pt`` -> ``checkpoint.prev.pt``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def damaged_path(path: str | os.PathLike[str]) -> Path:
+    """Where a damaged checkpoint is moved aside (``checkpoint.pt`` -> ``checkpoint.damaged.pt``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.damaged{path.suffix}")
+
+
+def _serialize(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` (tensors and plain data) to ``path`` with its digest, atomically,
+    keeping the checkpoint it replaces as :func:`previous_path`."""
+    path = Path(path)
+    payload = _serialize(state)
+    wrapped = _serialize({"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
+                          "payload": payload})
+
+    def rotate() -> None:
+        if path.is_file():
+            os.replace(path, previous_path(path))
+
+    atomic_write(path, wrapped, before_replace=rotate)
+
+
+def load_checkpoint(path: str | os.PathLike[str],
+                    remedy: str = "it cannot be resumed from") -> dict[str, Any]:
+    """The state saved in ``path`` by :func:`save_checkpoint`, verified against its digest.
+
+    Raises:
+        DamagedFileError: missing, empty, truncated or random bytes, not a swalp checkpoint,
+            or content that does not match its digest (``remedy`` ends the message).
+    """
+    data = read_bytes(path, remedy)
+    try:
+        wrapped = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... on a damaged file
+        raise DamagedFileError(path, f"is not a readable checkpoint, truncated or overwritten ({len(data)} "
+                                     f"bytes; torch: {type(err).__name__})", remedy) from None
+    if not isinstance(wrapped, dict) or wrapped.get("format") != FORMAT:
+        raise DamagedFileError(path, "is not a swalp checkpoint with an integrity digest (written by another "
+                                     "program or an older swalp)", remedy)
+    payload, digest = wrapped.get("payload"), wrapped.get("sha256")
+    if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != digest:
+        raise DamagedFileError(path, "fails its integrity check (the sha256 of its content differs from the "
+                                     "one recorded when it was written: the file changed since)", remedy)
+    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    if not isinstance(state, dict):
+        raise DamagedFileError(path, f"holds a {type(state).__name__}, not a checkpoint state", remedy)
+    return state
+
+
+def load_latest(path: str | os.PathLike[str], remedy: str) -> tuple[dict[str, Any] | None, Path | None,
+                                                                      DamagedFileError | None]:
+    """The newest good checkpoint of ``path`` and its own :func:`previous_path`.
+
+    Returns ``(state, file, problem)``: ``state`` read from ``file`` (None, None when neither
+    file exists) and ``problem``, the error of a damaged or missing ``path`` when the previous
+    checkpoint was used instead. The caller should move a damaged ``path`` aside
+    (:func:`set_aside`) before the next :func:`save_checkpoint` rotates it over the good one.
+
+    Raises:
+        DamagedFileError: ``path`` is damaged and no good previous checkpoint exists (the
+            message names both and ends with ``remedy``).
+    """
+    path, prev = Path(path), previous_path(path)
+    if not os.path.lexists(path) and not os.path.lexists(prev):
+        return None, None, None
+    try:
+        return load_checkpoint(path, remedy), path, None
+    except DamagedFileError as err:
+        latest = err
+    if not os.path.lexists(prev):
+        raise DamagedFileError(path, f"{latest.problem}, and there is no previous checkpoint {prev.name}",
+                               remedy)
+    try:
+        state = load_checkpoint(prev, remedy)
+    except DamagedFileError as err:
+        raise DamagedFileError(path, f"{latest.problem}, and the previous checkpoint {prev.name} "
+                                     f"{err.problem}", remedy) from None
+    return state, prev, latest
+
+
+def set_aside(path: str | os.PathLike[str]) -> Path | None:
+    """Move a damaged checkpoint to :func:`damaged_path` (kept for inspection, replacing an older
+    one there); returns where it went, None when ``path`` did not exist."""
+    path = Path(path)
+    if not os.path.lexists(path) or path.is_dir():
+        return None
+    target = damaged_path(path)
+    os.replace(path, target)
+    return target
+
+
+def remove_checkpoints(path: str | os.PathLike[str]) -> None:
+    """Delete ``path`` and its previous checkpoint (a run that starts over)."""
+    for file in (Path(path), previous_path(path)):
+        if file.is_file() or file.is_symlink():
+            file.unlink()
+
+
+__all__ = ["damaged_path", "load_checkpoint", "load_latest", "previous_path", "remove_checkpoints",
+           "save_checkpoint", "set_aside"]
