@@ -1,10 +1,10 @@
 """Checkpoints with an integrity check, the last two kept, and resume that falls back.
 
 A checkpoint file is ``torch.save`` of ``{"format": "swalp-checkpoint", "version": 1,
-"sha256": HEX, "payload": BYTES}`` where ``payload`` is ``torch.save(state)`` and ``sha256``
-its digest: ``torch.load`` still opens it, and :func:`load_checkpoint` refuses any file
-whose payload does not hash to the recorded digest (one flipped byte is caught), before
-unpickling the payload.
+"sha256": HEX, "payload": UINT8 TENSOR}`` where ``payload`` holds the bytes of
+``torch.save(state)`` and ``sha256`` their digest: ``torch.load`` still opens it, and
+:func:`load_checkpoint` refuses any file whose payload does not hash to the recorded digest
+(one flipped byte is caught), before unpickling the payload.
 
 :func:`save_checkpoint` writes the new file completely, then moves the current one to
 ``NAME.prev.pt`` and renames the new one into place, so the two latest checkpoints are kept
@@ -51,7 +51,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     path = Path(path)
     payload = _serialize(state)
     wrapped = _serialize({"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
-                          "payload": payload})
+                          "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)})
 
     def rotate() -> None:
         if path.is_file():
@@ -78,7 +78,8 @@ def load_checkpoint(path: str | os.PathLike[str],
         raise DamagedFileError(path, "is not a swalp checkpoint with an integrity digest (written by another "
                                      "program or an older swalp)", remedy)
     payload, digest = wrapped.get("payload"), wrapped.get("sha256")
-    if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != digest:
+    payload = payload.numpy().tobytes() if isinstance(payload, torch.Tensor) else None
+    if payload is None or hashlib.sha256(payload).hexdigest() != digest:
         raise DamagedFileError(path, "fails its integrity check (the sha256 of its content differs from the "
                                      "one recorded when it was written: the file changed since)", remedy)
     state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
