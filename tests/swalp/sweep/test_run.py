@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from swalp.runio.lock import FolderBusyError
 from swalp.sweep import run_sweep
 from swalp.sweep.grid import GridSpec
 from swalp.sweep.store import SweepStore, read_csv
@@ -55,39 +56,57 @@ def test_results_depend_on_seed_and_format_only_not_on_the_worker_count(tmp_path
 
 KILLABLE = textwrap.dedent("""
     import sys
+    from swalp.runio.lock import FolderBusyError
     from swalp.sweep import run_sweep
     from swalp.sweep.grid import GridSpec
     from tests.swalp.sweep.helpers import slow_toy_run
     spec = GridSpec(task="toy", methods=("swalp",), formats=("bfp(6)", "bfp(7)", "bfp8"), seeds=(0, 1, 2))
-    run_sweep(spec, sys.argv[1], slow_toy_run, workers=1, progress=False)
+    try:
+        run_sweep(spec, sys.argv[1], slow_toy_run, workers=1, progress=False)
+    except FolderBusyError as err:
+        sys.exit(f"refused: {err}")
 """)
+KILLABLE_SPEC = GridSpec(task="toy", methods=("swalp",), formats=("bfp(6)", "bfp(7)", "bfp8"),
+                         seeds=(0, 1, 2))
 
 
-def test_a_killed_sweep_resumes_without_duplicate_rows(tmp_path):
+def test_two_sweeps_on_one_directory_one_is_refused_and_a_killed_sweep_resumes_without_duplicates(tmp_path):
+    """Two sweeps started together: one runs, the other is refused naming it; a third started
+    later is refused too; the running one killed with kill -9 resumes with each point once."""
     out = tmp_path / "sweep"
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, str(out)], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs = [subprocess.Popen([sys.executable, "-c", KILLABLE, str(out)], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             runs = list((out / "runs").glob("*.json")) if (out / "runs").exists() else []
-            if len(runs) >= 2 or proc.poll() is not None:
+            if len(runs) >= 2 or all(p.poll() is not None for p in procs):
                 break
             time.sleep(0.1)
-        assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read()!r}"
-        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers
+        refused = [p for p in procs if p.poll() is not None]
+        assert len(refused) == 1, [p.stderr.read() for p in refused]
+        (winner,) = [p for p in procs if p not in refused]
+        assert refused[0].returncode == 1
+        named = f"is in use by another swalp process (pid {winner.pid} on "
+        assert named in refused[0].stderr.read().decode()
+        with pytest.raises(FolderBusyError, match=rf"pid {winner.pid} on .*; wait for it to finish or"):
+            run_sweep(KILLABLE_SPEC, out, toy_run, workers=1, progress=False)
+        os.killpg(winner.pid, signal.SIGKILL)  # the sweep and its pool workers
     finally:
-        proc.wait(timeout=30)
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
     done_before = {p.stem for p in (out / "runs").glob("*.json")}
     assert 2 <= len(done_before) < 9
 
-    resumed = run_sweep(GridSpec(task="toy", methods=("swalp",), formats=("bfp(6)", "bfp(7)", "bfp8"),
-                                 seeds=(0, 1, 2)), out, toy_run, workers=2, progress=False)
+    resumed = run_sweep(KILLABLE_SPEC, out, toy_run, workers=2, progress=False)
     assert resumed.skipped == len(done_before)
     assert resumed.finished == 9 - len(done_before)
     rows = read_csv(resumed.csv)
     assert len(rows) == 9 and len({r["key"] for r in rows}) == 9
     assert all(r["status"] == "ok" for r in rows)
+    assert not [p for p in [*out.iterdir(), *(out / "runs").iterdir()] if p.name.endswith(".tmp")]
 
 
 def test_local_backend_rejects_an_address_and_bad_worker_counts(tmp_path):
