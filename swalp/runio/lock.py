@@ -21,6 +21,8 @@ from types import TracebackType
 LOCK_NAME = ".swalp.lock"
 #: Longest command line written into the lock file (characters).
 COMMAND_CHARS = 300
+#: Seconds a refused writer waits for the holder's description to appear in the lock file.
+HOLDER_WAIT_S = 2.0
 
 
 class FolderBusyError(RuntimeError):
@@ -77,13 +79,18 @@ class FolderLock:
 
 
 def _holder(fd: int) -> str:
-    """The holder as its lock file describes it (it may not have written it yet)."""
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode())
-        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(info["since"])))
-        return f"pid {int(info['pid'])} on {info['host']} since {since}: {info['command']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "its pid not written yet"
+    """The holder as its lock file describes it, waiting up to ``HOLDER_WAIT_S`` for a holder
+    that has just taken the lock to write it."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode())
+            since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(info["since"])))
+            return f"pid {int(info['pid'])} on {info['host']} since {since}: {info['command']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() > deadline:
+                return "its pid not written yet"
+            time.sleep(0.02)
 
 
 __all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock"]
