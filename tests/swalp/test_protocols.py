@@ -25,6 +25,7 @@ from swalp.data import cifar
 from swalp.dropout import Dropout, keep_mask
 from swalp.experiments import RunConfig, run_experiment
 from swalp.quantizer import RandomStream
+from swalp.runio.checkpoint import load_checkpoint
 
 TRAIN_PER_FILE = 4
 
