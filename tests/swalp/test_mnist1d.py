@@ -51,6 +51,18 @@ def test_generation_is_deterministic_equals_the_cache_and_leaves_global_random_s
         np.testing.assert_array_equal(fresh[key], cached[key])
 
 
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 truncated zip", bytes(range(256))])
+def test_a_damaged_cache_file_is_generated_again(no_network, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv(data_mnist1d.CACHE_ENV, str(tmp_path))
+    fresh = data_mnist1d.generated_set(7, 300, 0.8)
+    (cached,) = tmp_path.iterdir()
+    cached.write_bytes(damage)
+    again = data_mnist1d.generated_set(7, 300, 0.8)
+    for key in ("x", "y", "x_test", "y_test"):
+        np.testing.assert_array_equal(fresh[key], again[key])
+    assert [p.name for p in tmp_path.iterdir()] == [cached.name] and cached.stat().st_size > 1000
+
+
 def test_train_size_takes_a_prefix_or_appends_other_seeds_and_never_changes_the_test_set(no_network):
     x4000, y4000, x_test, y_test = data_mnist1d.mnist1d()
     x10, y10, x_test10, _ = data_mnist1d.mnist1d(10)
