@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from swalp.runio.files import atomic_write
-from swalp.runio.readback import DamagedFileError, read_bytes
+from swalp.runio.readback import DamagedFileError, file_size
 
 FORMAT, VERSION = "swalp-checkpoint", 1
 
@@ -39,25 +40,22 @@ def damaged_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(f"{path.stem}.damaged{path.suffix}")
 
 
-def _serialize(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write ``state`` (tensors and plain data) to ``path`` with its digest, atomically,
     keeping the checkpoint it replaces as :func:`previous_path`."""
     path = Path(path)
-    payload = _serialize(state)
-    wrapped = _serialize({"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
-                          "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)})
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    view = buffer.getbuffer()
+    payload = torch.frombuffer(view, dtype=torch.uint8)  # the same memory, no copy
+    wrapped = {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(view).hexdigest(),
+               "payload": payload}
 
     def rotate() -> None:
         if path.is_file():
             os.replace(path, previous_path(path))
 
-    atomic_write(path, wrapped, before_replace=rotate)
+    atomic_write(path, lambda fh: torch.save(wrapped, fh), before_replace=rotate)
 
 
 def load_checkpoint(path: str | os.PathLike[str],
@@ -68,18 +66,24 @@ def load_checkpoint(path: str | os.PathLike[str],
         DamagedFileError: missing, empty, truncated or random bytes, not a swalp checkpoint,
             or content that does not match its digest (``remedy`` ends the message).
     """
-    data = read_bytes(path, remedy)
-    try:
-        wrapped = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    size = file_size(path, remedy)
+    try:  # memory-mapped: the payload is read once, by the hash
+        with warnings.catch_warnings():  # a damaged file can make torch warn before it fails
+            warnings.simplefilter("ignore")
+            wrapped = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        ours = isinstance(wrapped, dict) and wrapped.get("format") == FORMAT
+        payload = wrapped.get("payload") if ours else None
+        if isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8 and payload.is_contiguous():
+            payload = payload.numpy()
+        else:
+            payload = None
     except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... on a damaged file
-        raise DamagedFileError(path, f"is not a readable checkpoint, truncated or overwritten ({len(data)} "
+        raise DamagedFileError(path, f"is not a readable checkpoint, truncated or overwritten ({size} "
                                      f"bytes; torch: {type(err).__name__})", remedy) from None
-    if not isinstance(wrapped, dict) or wrapped.get("format") != FORMAT:
-        raise DamagedFileError(path, "is not a swalp checkpoint with an integrity digest (written by another "
-                                     "program or an older swalp)", remedy)
-    payload, digest = wrapped.get("payload"), wrapped.get("sha256")
-    payload = payload.numpy().tobytes() if isinstance(payload, torch.Tensor) else None
-    if payload is None or hashlib.sha256(payload).hexdigest() != digest:
+    if not ours:
+        raise DamagedFileError(path, "is not a swalp checkpoint with an integrity digest (damaged, or "
+                                     "written by another program or an older swalp)", remedy)
+    if payload is None or hashlib.sha256(payload).hexdigest() != wrapped.get("sha256"):
         raise DamagedFileError(path, "fails its integrity check (the sha256 of its content differs from the "
                                      "one recorded when it was written: the file changed since)", remedy)
     state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)

@@ -16,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 TEMP_SUFFIX = ".tmp"
 #: Names of the temporary files :func:`atomic_write` makes (``mkstemp``: 8 random characters).
@@ -37,13 +37,13 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *,
+def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO], Any], *,
                  before_replace: Callable[[], None] | None = None) -> None:
     """Write ``data`` to ``path`` atomically with mode ``0o666 & ~umask``.
 
     Args:
         path: the file (its folder is created if missing).
-        data: the whole content.
+        data: the whole content, or a function that writes it to the binary file it is given.
         before_replace: called once the content is safely on disk, just before the rename
             (e.g. to rotate the previous file out of the way).
     """
@@ -53,7 +53,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *,
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o666 & ~current_umask())
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         if before_replace is not None:

@@ -48,6 +48,23 @@ def check_replaceable(path: str | os.PathLike[str], remedy: str) -> None:
         raise DamagedFileError(path, "is not a regular file (broken link, socket or device?)", remedy)
 
 
+def file_size(path: str | os.PathLike[str], remedy: str) -> int:
+    """The size in bytes of the regular, non-empty file ``path``.
+
+    Raises:
+        DamagedFileError: ``path`` is missing, not a regular file or empty.
+    """
+    path = Path(path)
+    check_replaceable(path, remedy)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DamagedFileError(path, "is missing", remedy) from None
+    if not size:
+        raise DamagedFileError(path, "is empty (0 bytes)", remedy)
+    return size
+
+
 def read_bytes(path: str | os.PathLike[str], remedy: str) -> bytes:
     """The content of the regular file ``path``.
 
@@ -101,4 +118,5 @@ def _expected_name(expected: type | tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(_JSON_TYPES.get(t, t.__name__) for t in types))
 
 
-__all__ = ["DamagedFileError", "check_replaceable", "json_type_name", "read_bytes", "read_json_object"]
+__all__ = ["DamagedFileError", "check_replaceable", "file_size", "json_type_name", "read_bytes",
+           "read_json_object"]

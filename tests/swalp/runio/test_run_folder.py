@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -174,31 +175,47 @@ def test_resume_removes_stale_temporaries_follows_the_umask_and_adds_up_wall_tim
     assert record["wall_time_s"] == record["epochs"][-1]["time_s"] > segment["wall_time_s"]
 
 
-TRAIN = [sys.executable, "-m", "swalp.cli", "train", "--task", "linreg", "--method", "swalp", "--epochs", "8",
-         "--swa-start", "2", "--batch-size", "64"]
+LONG = dict(task="linreg", method="swalp", epochs=10, swa_start=2, batch_size=128)
+ARGS_LONG = ["train", "--task", "linreg", "--method", "swalp", "--epochs", "10", "--swa-start", "2",
+             "--batch-size", "128"]
+#: ``swalp train`` with epochs slowed down by 0.5 s, so that it is surely still running when killed.
+SLOW_TRAIN = textwrap.dedent("""
+    import sys, time
+    from swalp import experiments
+    from swalp.cli import main
+    run_epoch = experiments._Run.run_epoch
+    def slow_epoch(self):
+        time.sleep(0.5)
+        return run_epoch(self)
+    experiments._Run.run_epoch = slow_epoch
+    sys.exit(main(sys.argv[1:]))
+""")
 
 
 def test_a_second_writer_is_refused_naming_the_first_and_kill_9_loses_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen([*TRAIN, "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen([sys.executable, "-c", SLOW_TRAIN, *ARGS_LONG, "--out", str(out)], cwd=ROOT,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / "checkpoint.prev.pt").exists():
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        assert main([*TRAIN[3:], "--out", str(out), "--resume"]) == 2
+        assert main([*ARGS_LONG, "--out", str(out), "--resume"]) == 2
         err = capsys.readouterr().err
         busy = f"swalp train: error: {out} is in use by another swalp process (pid {first.pid} on "
         assert err.startswith(busy)
         assert err.endswith("wait for it to finish or choose another --out\n") and err.count("\n") == 1
-        time.sleep(random.Random(0).uniform(0.0, 0.5))  # somewhere in an epoch or a checkpoint write
+        time.sleep(random.Random(0).uniform(0.0, 0.6))  # somewhere in an epoch
+        assert first.poll() is None, "the first run ended before it could be killed"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-    assert main([*TRAIN[3:], "--out", str(out), "--resume"]) == 0
+    assert main([*ARGS_LONG, "--out", str(out), "--resume"]) == 0
     resumed = json.loads((out / "record.json").read_text())
-    whole = run_experiment(RunConfig(task="linreg", method="swalp", epochs=8, swa_start=2, batch_size=64))
+    whole = run_experiment(RunConfig(**LONG))
     assert resumed["status"] == "finished" and final(resumed) == final(whole)
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
