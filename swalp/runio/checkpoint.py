@@ -1,10 +1,13 @@
 """Checkpoints with an integrity check, the last two kept, and resume that falls back.
 
-A checkpoint file is ``torch.save`` of ``{"format": "swalp-checkpoint", "version": 1,
-"sha256": HEX, "payload": UINT8 TENSOR}`` where ``payload`` holds the bytes of
-``torch.save(state)`` and ``sha256`` their digest: ``torch.load`` still opens it, and
-:func:`load_checkpoint` refuses any file whose payload does not hash to the recorded digest
-(one flipped byte is caught), before unpickling the payload.
+A checkpoint file is ``torch.save`` of the state plus one entry, ``"integrity": {"format":
+"swalp-checkpoint", "version": 1, "sha256": HEX}``: the digest of the state's content (every
+tensor's dtype, shape and bytes, every other value's type and value, in order; see
+:func:`content_digest`). ``torch.load`` opens it as any checkpoint; :func:`load_checkpoint`
+recomputes the digest and refuses a file whose content changed since it was written (one
+flipped byte is caught: a flip in the data changes the digest, one in the framing makes the
+file unreadable or leaves the content as it was). Hashing the loaded content rather than the
+file's bytes costs one pass over the tensors, not a second serialization.
 
 :func:`save_checkpoint` writes the new file completely, then moves the current one to
 ``NAME.prev.pt`` and renames the new one into place, so the two latest checkpoints are kept
@@ -14,9 +17,10 @@ and a kill at any moment leaves at least one good checkpoint.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
+import pickle
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,36 @@ from swalp.runio.files import atomic_write
 from swalp.runio.readback import DamagedFileError, file_size
 
 FORMAT, VERSION = "swalp-checkpoint", 1
+#: The state entry that holds the digest.
+INTEGRITY_KEY = "integrity"
+
+
+def content_digest(state: Any) -> str:
+    """sha256 (hex) of ``state``'s content: nested dicts (keys in order), lists and tuples,
+    tensors (dtype, shape and bytes of their values, wherever they live) and other values (type
+    and pickled value)."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().to("cpu").contiguous()
+            digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(value, Mapping):
+            digest.update(f"D{len(value)}".encode())
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{type(value).__name__[0]}{len(value)}".encode())
+            for item in value:
+                walk(item)
+        else:
+            digest.update(f"V{type(value).__qualname__}".encode())
+            digest.update(pickle.dumps(value, protocol=4))
+
+    walk(state)
+    return digest.hexdigest()
 
 
 def previous_path(path: str | os.PathLike[str]) -> Path:
@@ -41,21 +75,18 @@ def damaged_path(path: str | os.PathLike[str]) -> Path:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``state`` (tensors and plain data) to ``path`` with its digest, atomically,
-    keeping the checkpoint it replaces as :func:`previous_path`."""
+    """Write ``state`` (tensors and plain data) with its content digest to ``path``
+    atomically, keeping the checkpoint it replaces as :func:`previous_path`."""
     path = Path(path)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    view = buffer.getbuffer()
-    payload = torch.frombuffer(view, dtype=torch.uint8)  # the same memory, no copy
-    wrapped = {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(view).hexdigest(),
-               "payload": payload}
+    if INTEGRITY_KEY in state:
+        raise ValueError(f"a checkpoint state may not have an entry {INTEGRITY_KEY!r} (it holds the digest)")
+    sealed = {**state, INTEGRITY_KEY: {"format": FORMAT, "version": VERSION, "sha256": content_digest(state)}}
 
     def rotate() -> None:
         if path.is_file():
             os.replace(path, previous_path(path))
 
-    atomic_write(path, lambda fh: torch.save(wrapped, fh), before_replace=rotate)
+    atomic_write(path, lambda fh: torch.save(sealed, fh), before_replace=rotate)
 
 
 def load_checkpoint(path: str | os.PathLike[str],
@@ -67,28 +98,22 @@ def load_checkpoint(path: str | os.PathLike[str],
             or content that does not match its digest (``remedy`` ends the message).
     """
     size = file_size(path, remedy)
-    try:  # memory-mapped: the payload is read once, by the hash
+    try:
         with warnings.catch_warnings():  # a damaged file can make torch warn before it fails
             warnings.simplefilter("ignore")
-            wrapped = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        ours = isinstance(wrapped, dict) and wrapped.get("format") == FORMAT
-        payload = wrapped.get("payload") if ours else None
-        if isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8 and payload.is_contiguous():
-            payload = payload.numpy()
-        else:
-            payload = None
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        seal = state.pop(INTEGRITY_KEY, None) if isinstance(state, dict) else None
+        ours = isinstance(seal, dict) and seal.get("format") == FORMAT
+        intact = ours and content_digest(state) == seal.get("sha256")
     except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... on a damaged file
         raise DamagedFileError(path, f"is not a readable checkpoint, truncated or overwritten ({size} "
-                                     f"bytes; torch: {type(err).__name__})", remedy) from None
+                                     f"bytes; {type(err).__name__})", remedy) from None
     if not ours:
         raise DamagedFileError(path, "is not a swalp checkpoint with an integrity digest (damaged, or "
                                      "written by another program or an older swalp)", remedy)
-    if payload is None or hashlib.sha256(payload).hexdigest() != wrapped.get("sha256"):
+    if not intact:
         raise DamagedFileError(path, "fails its integrity check (the sha256 of its content differs from the "
                                      "one recorded when it was written: the file changed since)", remedy)
-    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
-    if not isinstance(state, dict):
-        raise DamagedFileError(path, f"holds a {type(state).__name__}, not a checkpoint state", remedy)
     return state
 
 

@@ -28,7 +28,8 @@ def test_save_keeps_the_previous_checkpoint_and_load_round_trips(tmp_path):
     assert same(load_checkpoint(path), state(3))
     assert same(load_checkpoint(previous_path(path)), state(2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt"]
-    assert torch.load(path, weights_only=True)["format"] == "swalp-checkpoint"  # still a torch file
+    plain = torch.load(path, weights_only=True)  # still an ordinary torch checkpoint
+    assert plain["epoch"] == 3 and plain["integrity"]["format"] == "swalp-checkpoint"
 
 
 DAMAGE = {
@@ -60,21 +61,25 @@ def test_a_directory_in_place_of_the_checkpoint_is_refused(tmp_path):
 
 
 def test_every_single_flipped_byte_is_caught_or_changes_nothing(tmp_path):
-    """A flip in the payload or its digest fails the check; one in the zip framing either makes
-    the file unreadable or leaves the content intact: never a silently different state."""
+    """A flip in a tensor's bytes, a value or the digest fails the check; one in the zip framing
+    either makes the file unreadable or leaves the content intact: never a silently different
+    state."""
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(state(7), path)
     good = path.read_bytes()
-    caught = 0
-    for offset in range(0, len(good), 7):
+    weights = state(7)["model"]["weight"].numpy().tobytes()
+    start = good.index(weights)
+    inside = range(start, start + len(weights))
+    for offset in sorted({*inside, *range(0, len(good), 5)}):  # every byte of the data, a fifth of the rest
         bad = bytearray(good)
         bad[offset] ^= 0x10
         path.write_bytes(bytes(bad))
         try:
-            assert same(load_checkpoint(path), state(7)), offset
+            loaded = load_checkpoint(path)
         except DamagedFileError:
-            caught += 1
-    assert caught > len(good) // 7 // 2  # most flips land in content and are caught
+            continue
+        assert offset not in inside, offset  # a flip in the data is always caught
+        assert same(loaded, state(7)) and loaded["history"] == state(7)["history"], offset
 
 
 def test_load_latest_falls_back_to_the_previous_checkpoint_or_refuses_naming_both(tmp_path):
