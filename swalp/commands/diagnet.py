@@ -26,7 +26,8 @@ from swalp.diagnet.maxmargin import MaxMargins
 from swalp.diagnet.plots import plot_formats, plot_margins
 from swalp.diagnet.study import DEFAULT_ALPHAS, DataConfig, ratio_table, run_alphas
 from swalp.diagnet.trainer import TrainConfig
-from swalp.sweep.store import rows_to_csv, write_atomic
+from swalp.runio.files import write_text
+from swalp.sweep.store import rows_to_csv
 from swalp.threads import single_threaded
 
 
@@ -66,7 +67,7 @@ def run_study(args: argparse.Namespace) -> int:
     print("r1 / r2 = l1 / l2 normalised margin over its max-margin value, at training loss eps:")
     print(ratio_table(runs))
     rows = [{"alpha": run.config.alpha, **record} for run in runs for record in run.records]
-    write_atomic(out / "study.csv", rows_to_csv(rows))
+    write_text(out / "study.csv", rows_to_csv(rows))
     figures = plot_margins(runs, out / "margins", f"diagonal network, depth {args.depth}, "
                            f"n={data.n} d={data.d} k={data.k}: margin ratios along gradient flow")
     print(f"records: {out / 'study.csv'}; figures: {', '.join(map(str, figures))}")
@@ -85,8 +86,8 @@ def run_formats_study(args: argparse.Namespace) -> int:
     rows = format_rows(references, runs)
     table = markdown_table(rows)
     print(table)
-    write_atomic(out / "formats.md", table + "\n")
-    write_atomic(out / "formats.csv", rows_to_csv(rows))
+    write_text(out / "formats.md", table + "\n")
+    write_text(out / "formats.csv", rows_to_csv(rows))
     figures = plot_formats(references, runs, out / "formats",
                            f"diagonal network, depth {args.depth}, n={data.n} d={data.d} k={data.k}: "
                            f"where each format stops (loss held {args.loss_in})")
