@@ -60,12 +60,12 @@ def check_same_config(saved: Any, config: Mapping[str, Any], path: Path) -> None
 
 
 def read_record(record_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A run's record, validated (a JSON object with ``status`` and ``epochs_done``).
+    """A run's record, validated (a JSON object with a ``status``).
 
     Raises:
         DamagedFileError: the file is damaged (the message says what to do).
     """
-    return read_json_object(record_path, RECORD_FIX, {"status": str, "epochs_done": int})
+    return read_json_object(record_path, RECORD_FIX, {"status": str})
 
 
 def finished_record(record_path: str | os.PathLike[str], config: Mapping[str, Any], *, resume: bool,
@@ -123,7 +123,7 @@ def prepare_run_folder(out: str | os.PathLike[str], config: Mapping[str, Any], *
     has_checkpoint = any(os.path.lexists(p) for p in (checkpoint_path, previous_path(checkpoint_path)))
     if not resume:
         if (record is not None or has_checkpoint) and not force:
-            done = (f"{record['epochs_done']} epochs done" if record is not None
+            done = (f"{record.get('epochs_done', '?')} epochs done" if record is not None
                     else f"{checkpoint_path.name} kept")
             raise UnfinishedRunError(f"{out} holds an unfinished run ({done}); pass resume=True (--resume) "
                                      "to continue it or force=True (--force) to start over")
