@@ -31,11 +31,12 @@ from swalp.lrbench.analysis import (
     recommend,
     run_metrics,
 )
+from swalp.runio.files import write_text
 from swalp.schedules import parse_policy
 from swalp.schedules.compose import Piecewise
 from swalp.schedules.policy import format_value
 from swalp.sweep.grid import GridSpec
-from swalp.sweep.store import SweepStore, rows_to_csv, write_atomic
+from swalp.sweep.store import SweepStore, rows_to_csv
 
 RUNS_CSV, TABLE_CSV, REPORT_JSON = "lrbench_runs.csv", "lrbench.csv", "lrbench.json"
 
@@ -117,12 +118,12 @@ def analyze(out: str | os.PathLike[str], target: float, tolerance: float = 0.5) 
     recommendations = [recommend(table, s, tolerance) for s in settings]
     report = StudyReport(runs, table, agreements, recommendations, labels, target)
     path = Path(out)
-    write_atomic(path / RUNS_CSV, rows_to_csv([_flat(r, labels) for r in runs]))
-    write_atomic(path / TABLE_CSV, rows_to_csv([_flat(i, labels) for i in table]))
+    write_text(path / RUNS_CSV, rows_to_csv([_flat(r, labels) for r in runs]))
+    write_text(path / TABLE_CSV, rows_to_csv([_flat(i, labels) for i in table]))
     summary = {"target": target, "tolerance": tolerance, "labels": labels,
                "table": [_flat(i, labels) for i in table], "agreement": agreements,
                "recommendations": [asdict(r) for r in recommendations]}
-    write_atomic(path / REPORT_JSON, json.dumps(summary, indent=1))
+    write_text(path / REPORT_JSON, json.dumps(summary, indent=1))
     return report
 
 

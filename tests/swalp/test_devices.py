@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from swalp.checkpoint import load_checkpoint
 
 from swalp import experiments
 from swalp.devices import resolve_device
 from swalp.experiments import RunConfig, run_experiment
 from swalp.quantizer import NonFiniteError, RandomStream
+from swalp.runio.checkpoint import load_checkpoint
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
                           reason="no CUDA device on this machine (these tests run where one is)")

@@ -17,7 +17,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from swalp.checkpoint import load_checkpoint
 from torch.optim.swa_utils import update_bn
 
 from swalp import experiments
