@@ -5,6 +5,7 @@ the CSV is rebuilt from the records whenever they disagree; stale temporaries ar
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -12,7 +13,7 @@ import shutil
 import pytest
 
 from swalp.cli import main
-from swalp.runio.lock import LOCK_NAME
+from swalp.runio.lock import LOCK_NAME, FolderLock
 from swalp.runio.readback import DamagedFileError
 from swalp.sweep import run_sweep
 from swalp.sweep.backends import execute_point
@@ -199,3 +200,16 @@ def test_stale_temporaries_are_removed_and_the_lock_file_is_not_content(sweep, t
     (fresh / ".results.csv.k2j_9xq1.tmp").write_text("half")
     SweepStore(fresh).open(SPEC.to_json(), expand_grid(SPEC))
     assert sorted(p.name for p in fresh.iterdir()) == [LOCK_NAME, "manifest.json", "results.csv", "runs"]
+
+
+def test_the_cli_refuses_a_second_sweep_naming_the_first_with_exit_2(sweep, capsys):
+    before = snapshot(sweep)
+    args = ["sweep", "--task", "linreg", "--methods", "swalp", "--formats", "bfp8", "--epochs", "2",
+            "--swa-start", "1", "--no-plot", "--out", str(sweep)]
+    with FolderLock(sweep):  # as a running `swalp sweep` holds it
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    holder = f"is in use by another swalp process (pid {os.getpid()} on "
+    assert err.startswith(f"swalp sweep: error: {sweep} {holder}")
+    assert err.endswith("; wait for it to finish or choose another --out\n") and err.count("\n") == 1
+    assert snapshot(sweep) == before
