@@ -61,7 +61,8 @@ def place_labels(ax: Any, labels: Sequence[tuple[str, tuple[float, float], bool]
                     fontsize=fontsize, fontweight="bold" if bold else "normal")
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the non-interactive Agg backend (imported on first use: start-up stays fast)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,7 +89,7 @@ def save_figure(fig: Any, stem: str | os.PathLike[str]) -> list[Path]:
     paths = [stem.with_name(f"{stem.name}.{ext}") for ext in FIGURE_TYPES]
     for path in paths:
         fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return paths
 
 
@@ -103,7 +104,7 @@ def plot_sqnr(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str], t
     the best SQNR at each bit width; formats of the float and MX families are labelled. When no
     format has a finite SQNR (an all-zero tensor, or every format exact: infinite SQNR), the
     figure says so instead of drawing an empty legend."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     labels: list[tuple[str, tuple[float, float], bool]] = []
     if not any(math.isfinite(r["sqnr_db"]) for r in rows):
@@ -174,7 +175,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def _method_colors(methods: Sequence[str]) -> dict[str, str]:
-    colors = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     return {m: colors[i % len(colors)] for i, m in enumerate(dict.fromkeys(methods))}
 
 
@@ -195,7 +196,7 @@ def plot_pareto(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[str],
     """Test error against energy per training step (uJ) of each configuration; the Pareto
     front (no configuration both cheaper and more accurate) drawn as a line with its points
     ringed. Points are labelled by format (the front always; all when there are 24 or fewer)."""
-    plt = _pyplot()
+    plt = pyplot()
     points = [p for p in summarize(rows) if p["cost_energy_pj_per_step"]]
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colors = _method_colors([p["method"] for p in points])
@@ -222,7 +223,7 @@ def plot_error_vs_bits(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLik
                        title: str = "") -> list[Path]:
     """Test error against bits per element of the swept roles: a line per (family, method) over
     configurations that narrow all swept roles together; full-precision methods dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     points = summarize(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     full = [p for p in points if p["label"] == "fp32"]
@@ -256,7 +257,7 @@ def plot_sensitivity(rows: Sequence[Mapping[str, Any]], stem: str | os.PathLike[
     points = [p for p in summarize(rows) if len(p["varied_roles"]) == 1]
     if not points:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     methods = list(dict.fromkeys(p["method"] for p in points))
     fig, axes = plt.subplots(1, len(methods), figsize=(6.5 * len(methods), 4.2), squeeze=False)
     full = {p["method"]: p["test_error"] for p in summarize(rows) if p["label"] == "fp32"}

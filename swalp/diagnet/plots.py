@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swalp.diagnet.trainer import Run
-from swalp.plots import _pyplot, save_figure
+from swalp.plots import pyplot, save_figure
 
 _MARKS = {"1e-100": 100 * math.log(10), "1e-300": 300 * math.log(10)}
 _PANELS = (("r1", "l1 margin / l1 max margin"), ("r2", "l2 margin / l2 max margin"))
@@ -35,7 +35,7 @@ def _mark_eps(ax) -> None:
 
 def plot_margins(runs: Sequence[Run], stem: str | os.PathLike[str], title: str = "") -> list[Path]:
     """Margin ratios against ``log(1/eps)``, one curve per run (labelled by alpha)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     cmap = plt.get_cmap("viridis")
     for ax, (key, label) in zip(axes, _PANELS, strict=True):
@@ -55,7 +55,7 @@ def plot_margins(runs: Sequence[Run], stem: str | os.PathLike[str], title: str =
 def plot_formats(references: Sequence[Run], runs: Sequence[Run], stem: str | os.PathLike[str],
                  title: str = "") -> list[Path]:
     """One column per alpha, rows ``r1`` and ``r2``: float64 in black, every format run to its stop."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(references), figsize=(5.5 * len(references), 7.5), squeeze=False,
                              sharex=True)
     formats = list(dict.fromkeys(run.config.numerics().name for run in runs))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from swalp.lrbench.analysis import METRICS
-from swalp.plots import _pyplot, save_figure
+from swalp.plots import pyplot, save_figure
 from swalp.schedules import parse_policy
 from swalp.schedules.plot import plot_policies
 
@@ -40,7 +40,7 @@ def _grid(count: int) -> tuple[int, int]:
 def plot_accuracy(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str], target: float,
                   stem: str | os.PathLike[str], title: str = "") -> list[Path]:
     """Accuracy against steps per policy, one panel per setting (see the module docstring)."""
-    plt = _pyplot()
+    plt = pyplot()
     settings = _settings(items)
     rows, cols = _grid(len(settings))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False, sharey=True)
@@ -78,7 +78,7 @@ def _cell(metric: str, item: Mapping[str, Any]) -> str:
 def plot_metrics(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str],
                  stem: str | os.PathLike[str], title: str = "") -> list[Path]:
     """The metric table per setting, cells coloured by rank within the setting (green = best)."""
-    plt = _pyplot()
+    plt = pyplot()
     settings = _settings(items)
     policies = len(labels)
     fig, axes = plt.subplots(len(settings), 1, figsize=(13, (0.32 * policies + 0.9) * len(settings)),
@@ -102,7 +102,7 @@ def plot_metrics(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str],
 def plot_ranks(items: Sequence[Mapping[str, Any]], labels: Mapping[str, str], stem: str | os.PathLike[str],
                metric: str = "top1_accuracy", title: str = "") -> list[Path]:
     """Each policy's rank by ``metric`` in every setting, one line per policy."""
-    plt = _pyplot()
+    plt = pyplot()
     settings = _settings(items)
     fig, ax = plt.subplots(figsize=(1.6 * len(settings) + 3, 4))
     for policy, label in labels.items():

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from swalp.plots import DPI, _pyplot
+from swalp.plots import DPI, pyplot
 from swalp.schedules.policy import Policy
 
 
@@ -14,7 +14,7 @@ def plot_policies(policies: Sequence[Policy], steps: int, path: str | os.PathLik
                   labels: Sequence[str] | None = None, title: str = "") -> Path:
     """Save a figure (format from ``path``'s suffix: .png, .pdf, .svg) of each policy's rate
     at iterations ``0 .. steps - 1``; the legend shows ``labels`` (default: the specs)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.2))
     names = labels if labels is not None else [p.spec() for p in policies]
     for policy, name in zip(policies, names, strict=True):
