@@ -272,7 +272,12 @@ def _codes(values: Any, exponents: Any, fmt: Format) -> Any:
     values = _cast(values, "float64")
     if isinstance(fmt, MXFormat):
         values = xp.where(xp.isnan(values) & (shift == MX_NAN_SCALE - MX_SCALE_BIAS), 0.0, values)
-    codes = _scalar_codes(_ldexp(values, -_grid_shift(fmt, shift)), fmt.element)
+    elements = _ldexp(values, -_grid_shift(fmt, shift))
+    if isinstance(fmt, BlockFloat):
+        # The one non-finite result: -inf saturates to mantissa -2^(wl-1) at E = 127, which is
+        # -2^128, -inf again in float32; its code is that mantissa.
+        elements = elements.clip(fmt.element.min_value, fmt.element.max_value)
+    codes = _scalar_codes(elements, fmt.element)
     if isinstance(fmt, MXFormat):
         return BlockCodes(codes, _cast(exponents + MX_SCALE_BIAS, "uint8"))
     return BlockCodes(codes, _cast(exponents, "int16"))
@@ -346,7 +351,8 @@ def decode(codes: Any, fmt: Format | str, *, dtype: Any = np.float32) -> Any:
             values = _namespace(values).where(shift == MX_NAN_SCALE - MX_SCALE_BIAS, np.nan, values)
     if torch_in:
         return values.to(dtype if isinstance(dtype, torch.dtype) else getattr(torch, np.dtype(dtype).name))
-    return values.astype(dtype)
+    with np.errstate(over="ignore"):  # a saturated BFP -inf (-2^128) is -inf in float32, as quantize's
+        return values.astype(dtype)
 
 
 __all__ = ["BlockCodes", "decode", "encode"]

@@ -3,6 +3,8 @@ dtype, any shape and strides, CPU torch tensors (zero-copy), ``out=`` (also in p
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -116,3 +118,19 @@ def test_decode_of_encode_in_numpy_and_torch(fmt):
         decoded = lp.decode(torch.from_numpy(codes.astype(np.int64)), fmt)
         assert isinstance(decoded, torch.Tensor)
         np.testing.assert_array_equal(decoded.numpy(), lp.quantize(x, fmt))
+
+
+@pytest.mark.parametrize("to_tensor", [np.asarray, torch.from_numpy], ids=["numpy", "torch"])
+def test_infinities_in_a_bfp_block_encode_to_saturated_mantissas(to_tensor):
+    """An infinity saturates its BFP block (E = 127): +inf to mantissa 127, finite in float32;
+    -inf to mantissa -128, -2^128, which is -inf in float32 again. Codes and decoded values
+    say exactly that, without a warning about casting inf to an integer."""
+    x = to_tensor(np.array([1.0, -np.inf, 2.0, np.inf], dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = lp.encode(x, "bfp8")
+        decoded = lp.decode(codes, "bfp8")
+    assert np.asarray(codes.codes).tolist() == [0, 0x80, 0, 0x7F]
+    assert int(codes.exponents) == 127
+    np.testing.assert_array_equal(np.asarray(decoded), lp.quantize(np.asarray(x), "bfp8"))
+    assert np.asarray(decoded)[1] == -np.inf
