@@ -13,8 +13,8 @@ figures from ``tests/data/scalesim/golden_resnet18_google128.csv`` instead (no s
 
 Then: agreement of both models with every golden USER (bandwidth-limited) layer of
 ``tests/data/scalesim/golden_compute.csv``; DRAM traffic of the digits-CNN fp32 training step on
-``tpu_v1`` (SCALE-Sim's accounting vs partial sums kept on chip); ``estimate`` of a ResNet-18
-training step on ``tpu_v1`` (time, and its ratios against both fp32 baselines).
+``tpu_v1`` (SCALE-Sim's accounting vs partial sums kept on chip); ``estimate`` of ResNet-18 and
+ResNet-50 training steps on ``tpu_v1`` (time, and its ratios against both fp32 baselines).
 
     nice -n 10 python benchmarks/accel.py
     python benchmarks/accel.py --skip-scalesim --dataflows ws
@@ -47,6 +47,8 @@ from benchmarks.common import load_line, machine_line  # noqa: E402
 from tests.accel_model.golden import accelerator, golden, resnet18_google128, workload  # noqa: E402
 
 RESNET18 = DATA / "topologies" / "Resnet18.csv"
+#: SCALE-Sim's published ResNet-50 topology (the shared checkout next to the repository).
+RESNET50 = ROOT.parent / "shared" / "scalesim" / "topologies" / "conv_nets" / "Resnet50.csv"
 
 
 @contextlib.contextmanager
@@ -190,23 +192,29 @@ def digits_dram() -> None:
 
 
 def training_step(repeat: int) -> None:
-    step = Workload.from_scalesim_topology(RESNET18).training_step(swa_cycle=4)
-    formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
-    tpu = Accelerator.preset("tpu_v1")
-    times = []
-    with timing_lock():
-        for _ in range(repeat):
-            start = time.perf_counter()
-            report = estimate(step, tpu, formats)
-            times.append(time.perf_counter() - start)
-    fair, emulated = report.compare("fp32"), report.compare("fp32-emulated")
-    print(
-        f"\nResNet-18 training step ({len(step)} layers, {step.macs / 1e9:.1f} GMAC) on tpu_v1, bfp8, "
-        f"physical model: estimate {1e3 * statistics.median(times):.2f} ms (median of {repeat}); "
-        f"vs fp32 with native fp32 MACs: speedup {fair.total_speedup:.2f}x, energy ratio "
-        f"{fair.total_energy_ratio:.2f}x; vs fp32 emulated on the int8 array: speedup "
-        f"{emulated.total_speedup:.2f}x, energy ratio {emulated.total_energy_ratio:.2f}x"
-    )
+    """``estimate`` of a ResNet-18 and (where SCALE-Sim's topology is at hand) a ResNet-50
+    training step on ``tpu_v1``, bfp8 everywhere: time, and ratios against both fp32 baselines."""
+    for name, topology in (("ResNet-18", RESNET18), ("ResNet-50", RESNET50)):
+        if not topology.exists():
+            print(f"\n{name} training step: skipped, {topology} not found")
+            continue
+        step = Workload.from_scalesim_topology(topology).training_step(swa_cycle=4)
+        formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
+        tpu = Accelerator.preset("tpu_v1")
+        times = []
+        with timing_lock():
+            for _ in range(repeat):
+                start = time.perf_counter()
+                report = estimate(step, tpu, formats)
+                times.append(time.perf_counter() - start)
+        fair, emulated = report.compare("fp32"), report.compare("fp32-emulated")
+        print(
+            f"\n{name} training step ({len(step)} layers, {step.macs / 1e9:.1f} GMAC) on tpu_v1, bfp8, "
+            f"physical model: estimate {1e3 * statistics.median(times):.2f} ms (median of {repeat}); "
+            f"vs fp32 with native fp32 MACs: speedup {fair.total_speedup:.2f}x, energy ratio "
+            f"{fair.total_energy_ratio:.2f}x; vs fp32 emulated on the int8 array: speedup "
+            f"{emulated.total_speedup:.2f}x, energy ratio {emulated.total_energy_ratio:.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
