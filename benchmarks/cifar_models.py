@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from benchmarks.common import code_version
+from benchmarks.common import code_version, machine_line
 from swalp import experiments
 from swalp.quantizer import Quantizer
 
@@ -66,6 +66,7 @@ def measure(task: str, data_dir: str) -> list[object]:
 
 
 def main() -> int:
+    print(machine_line())
     print(f"code {code_version()}")
     print("| task | parameters | BatchNorm | dropout | quantizers | input quantized | test batch | "
           "iterates averaged | reference (parameters, BN, dropout, quantizers) |")

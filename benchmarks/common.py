@@ -34,9 +34,151 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def cpu_family_model() -> str:
+    """``family F model M`` from /proc/cpuinfo (x86 Linux), else an empty string.
+
+    Virtual machines often report a bare model name ("AMD EPYC"): family and model, with
+    LLVM's name for the host microarchitecture, still identify the core."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    if "cpu family" not in fields or "model" not in fields:
+        return ""
+    return f"family {fields['cpu family']} model {fields['model']}"
+
+
+#: LLVM feature names of the x86 extensions that matter to our kernels, as vendors spell them.
+_ISA_EXTENSIONS = (
+    ("avx2", "AVX2"), ("fma", "FMA"), ("f16c", "F16C"), ("bmi2", "BMI2"),
+    ("avx512f", "AVX-512F"), ("avx512cd", "CD"), ("avx512bw", "BW"), ("avx512dq", "DQ"),
+    ("avx512vl", "VL"), ("avx512ifma", "IFMA"), ("avx512vbmi", "VBMI"), ("avx512vbmi2", "VBMI2"),
+    ("avx512vnni", "VNNI"), ("avx512bf16", "BF16"), ("avx512fp16", "FP16"),
+    ("avx512bitalg", "BITALG"), ("avx512vpopcntdq", "VPOPCNTDQ"), ("avxvnni", "AVX-VNNI"),
+    ("gfni", "GFNI"), ("amx-tile", "AMX"),
+)
+
+
+def isa_extensions(features: dict[str, bool]) -> str:
+    """The extensions of :data:`_ISA_EXTENSIONS` present in an LLVM feature map, AVX-512
+    subsets joined by ``/`` (``AVX2 FMA F16C BMI2 AVX-512F/CD/BW/...``)."""
+    words: list[str] = []
+    for name, label in _ISA_EXTENSIONS:
+        if not features.get(name, False):
+            continue
+        if name.startswith("avx512") and name != "avx512f" and words and "AVX-512F" in words[-1]:
+            words[-1] += "/" + label
+        else:
+            words.append(label)
+    return " ".join(words) or "no AVX2"
+
+
+def _llvm():
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm
+
+
+#: A 16-lane int32 multiply: LLVM emits it on the widest integer vectors the target has.
+_VECTOR_PROBE_IR = """
+define void @probe(<16 x i32>* %p, <16 x i32>* %q) {
+  %a = load <16 x i32>, <16 x i32>* %p
+  %b = load <16 x i32>, <16 x i32>* %q
+  %c = mul <16 x i32> %a, %b
+  store <16 x i32> %c, <16 x i32>* %p
+  ret void
+}
+"""
+
+
+def vector_isa(cpu: str, features: str) -> str:
+    """The widest integer SIMD that LLVM uses for target ``cpu`` with ``features`` (an LLVM
+    feature string; empty: the CPU's defaults): ``AVX-512`` (zmm), ``AVX2`` (ymm), ``AVX``
+    (VEX xmm) or ``SSE``. Found by compiling a 16-lane int32 multiply, so it is what the
+    compiler does, not what the CPU's name suggests."""
+    llvm = _llvm()
+    machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features)
+    asm = machine.emit_assembly(llvm.parse_assembly(_VECTOR_PROBE_IR))
+    if "zmm" in asm:
+        return "AVX-512"
+    if "ymm" in asm:
+        return "AVX2"
+    return "AVX" if "vpmull" in asm else "SSE"
+
+
+def numba_target() -> str:
+    """The ISA Numba compiles for: LLVM CPU name, widest integer vectors, and where it comes
+    from. Honours ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES``; note that Numba keeps the
+    host's feature list (AVX-512 here) when only ``NUMBA_CPU_NAME`` is set, so AVX2 code needs
+    ``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=""``."""
+    from numba.core import config
+    from numba.core.codegen import get_host_cpu_features
+
+    llvm = _llvm()
+    cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
+    source = "host"
+    if config.CPU_NAME is not None or config.CPU_FEATURES is not None:
+        source = (f"NUMBA_CPU_NAME={os.environ.get('NUMBA_CPU_NAME', '')!r} "
+                  f"NUMBA_CPU_FEATURES={os.environ.get('NUMBA_CPU_FEATURES', '(host features)')!r}")
+    return f"{cpu}, {vector_isa(cpu, features)} vectors ({source})"
+
+
+def blas_line() -> str:
+    """The BLAS libraries loaded in this process (threadpoolctl): implementation, version, the
+    core type whose kernels it runs (OpenBLAS: ``architecture``, which honours
+    ``OPENBLAS_CORETYPE``) and its threads. Imports numpy so that its BLAS is loaded."""
+    import numpy  # noqa: F401  (loads numpy's BLAS, which threadpoolctl then sees)
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: unknown (threadpoolctl not installed)"
+    parts = [
+        f"{info['internal_api']} {info.get('version')} {info.get('architecture', '?')} kernels, "
+        f"{info['num_threads']} threads"
+        for info in threadpool_info() if info["user_api"] == "blas"
+    ]
+    override = os.environ.get("OPENBLAS_CORETYPE")
+    note = f" (OPENBLAS_CORETYPE={override})" if override else ""
+    return "BLAS: " + ("; ".join(parts) or "none loaded") + note
+
+
+def cpu_line() -> str:
+    """The CPU: model name, family/model and LLVM's microarchitecture name, ISA extensions,
+    logical cores (e.g. ``AMD EPYC (family 25 model 17, znver4), AVX2 FMA ... AVX-512F/BW/VL,
+    2 logical cores``)."""
+    llvm = _llvm()
+    ident = ", ".join(part for part in (cpu_family_model(), llvm.get_host_cpu_name()) if part)
+    return (f"{cpu_model()} ({ident}), {isa_extensions(dict(llvm.get_host_cpu_features()))}, "
+            f"{os.cpu_count()} logical cores")
+
+
+def torch_line() -> str:
+    """torch's CPU kernel level (``torch.backends.cpu.get_cpu_capability()``, which honours
+    ``ATEN_CPU_CAPABILITY``), when the process has imported torch; else an empty string."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return ""
+    override = os.environ.get("ATEN_CPU_CAPABILITY")
+    note = f" (ATEN_CPU_CAPABILITY={override})" if override else ""
+    return f"; torch kernels: {torch.backends.cpu.get_cpu_capability()}{note}"
+
+
 def machine_line() -> str:
-    """One line naming the CPU, its logical core count and the load average."""
-    return f"machine: {cpu_model()}, {os.cpu_count()} logical cores; {load_line()}"
+    """One line naming the CPU (model, ISA extensions, cores), the ISA Numba compiles for,
+    the BLAS kernels in use, torch's kernel level (when torch is loaded) and the load
+    average."""
+    return (f"machine: {cpu_line()}; numba target: {numba_target()}; {blas_line()}"
+            f"{torch_line()}; {load_line()}")
 
 
 def load_line() -> str:
