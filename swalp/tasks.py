@@ -18,7 +18,7 @@ from swalp import data as datasets
 from swalp.data_mnist1d import STANDARD_TRAIN as MNIST1D_TRAIN
 from swalp.data_mnist1d import mnist1d
 from swalp.models import VGG, VGG_DIGITS, PreResNet, preresnet164, vgg16
-from swalp.models_1d import MNIST1DCNN, MNIST1DMLP
+from swalp.models_1d import MNIST1DCNN, MNIST1DMLP, MNIST1DDeepMLP
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -207,6 +207,10 @@ TASKS: dict[str, Task] = {
     "mnist1d-mlp": Task(
         "mnist1d-mlp", "the MNIST-1D paper's MLP (100 hidden, residual) on MNIST-1D (generated)",
         CLASSIFICATION, _no_data_dir(_mnist1d), MNIST1DMLP, dict(_MNIST1D_DEFAULTS), load_sized=_mnist1d),
+    "mnist1d-deepmlp": Task(
+        "mnist1d-deepmlp", "a deep narrow MLP (10 linear layers, width 64, He init) on MNIST-1D (generated)",
+        CLASSIFICATION, _no_data_dir(_mnist1d), MNIST1DDeepMLP, dict(_MNIST1D_DEFAULTS, lr=0.05),
+        load_sized=_mnist1d),
     "cifar10-vgg16": Task(
         "cifar10-vgg16", "the authors' VGG16 (no BN, dropout classifier) on CIFAR-10 from --data-dir",
         CLASSIFICATION, _cifar(10), lambda: vgg16(10), dict(_VGG16_DEFAULTS), **_CIFAR),

@@ -12,7 +12,7 @@ import torch
 from swalp import data_mnist1d
 from swalp.experiments import RunConfig, run_experiment
 from swalp.insert import insert_quantizers
-from swalp.models_1d import MNIST1DCNN, MNIST1DMLP
+from swalp.models_1d import MNIST1DCNN, MNIST1DMLP, MNIST1DDeepMLP
 from swalp.quantizer import RandomStream
 from swalp.roles import role_specs
 from swalp.tasks import get_task
@@ -86,7 +86,30 @@ def test_models_have_the_papers_parameter_counts_and_map_sequences_to_ten_logits
     assert [m.out_channels for m in MNIST1DCNN().features if isinstance(m, torch.nn.Conv1d)] == [25] * 3
 
 
-@pytest.mark.parametrize(("model", "quantizers"), [(MNIST1DCNN, 4), (MNIST1DMLP, 3)])
+def test_deep_mlp_has_ten_linear_layers_of_width_64_and_refuses_bad_shapes():
+    # 40->64 (2,624), eight 64->64 (4,160 each), 64->10 (650).
+    model = MNIST1DDeepMLP()
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 10 and sum(p.numel() for p in model.parameters()) == 36554
+    assert model(torch.zeros(3, 40)).shape == (3, 10)
+    assert all(float(layer.bias.abs().max()) == 0 for layer in linears[:-1])
+    with pytest.raises(ValueError, match="depth must be an integer >= 2"):
+        MNIST1DDeepMLP(depth=1)
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        MNIST1DDeepMLP(width=0)
+
+
+def test_deep_mlp_keeps_the_signal_through_its_depth():
+    # He initialization: the last hidden layer's activations keep the input's scale (within
+    # 4x), where torch's default initialization shrinks them by about 2.4x per layer.
+    torch.manual_seed(0)
+    x = torch.randn(512, 40)
+    model = MNIST1DDeepMLP()
+    ratio = float(model.features(x).pow(2).mean().sqrt() / x.pow(2).mean().sqrt())
+    assert 0.25 < ratio < 4
+
+
+@pytest.mark.parametrize(("model", "quantizers"), [(MNIST1DCNN, 4), (MNIST1DMLP, 3), (MNIST1DDeepMLP, 10)])
 def test_low_precision_models_round_the_input_and_every_relu(model, quantizers):
     specs = role_specs("bfp8", "nearest")
     inserted = insert_quantizers(model(), specs["A"], specs["E"], RandomStream(0), quantize_input=True)
@@ -95,7 +118,7 @@ def test_low_precision_models_round_the_input_and_every_relu(model, quantizers):
 
 def test_train_size_is_refused_for_fixed_data_sets_and_bad_values():
     with pytest.raises(ValueError, match="digits-vgg has a fixed training set; tasks with generated data: "
-                                         "mnist1d-cnn, mnist1d-mlp"):
+                                         "mnist1d-cnn, mnist1d-deepmlp, mnist1d-mlp"):
         RunConfig(task="digits-vgg", train_size=100).resolved()
     with pytest.raises(ValueError, match=r"train_size .* must be a positive integer"):
         RunConfig(task="mnist1d-cnn", train_size=0).resolved()
