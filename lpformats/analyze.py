@@ -18,6 +18,9 @@ in float64:
 * ``frac_flushed``: fraction of elements with ``x != 0`` whose result is exactly 0;
 * ``bits_per_element``: storage per element, shared block exponents / scales included.
 
+:func:`range_counts` gives the last two as counts (:class:`RangeCounts`) from a tensor and
+its already rounded value, without rounding again (the per-layer statistics of training).
+
 Error statistics are over the elements whose result is finite; overflow to inf/NaN shows in
 ``frac_saturated``. A collection of tensors (a model's weights, say) is analysed tensor by
 tensor and the statistics are pooled over all its elements.
@@ -190,14 +193,96 @@ class _Sums:
         return _Sums(**pooled)
 
 
+def _saturated_mask(xs: np.ndarray, q: np.ndarray, top: np.ndarray | float,
+                    bottom: np.ndarray | float) -> np.ndarray:
+    """Elements clipped at an end of their block's grid, or whose result is inf/NaN."""
+    with np.errstate(invalid="ignore"):
+        clipped = ((xs > 0) & (q == top) & (xs > q)) | ((xs < 0) & (q == bottom) & (xs < q))
+    return clipped | ~np.isfinite(q)
+
+
+def _flushed_mask(xs: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Elements that were nonzero and became exactly zero."""
+    return (xs != 0) & (q == 0)
+
+
+@dataclass(frozen=True)
+class RangeCounts:
+    """How many elements of a tensor fell outside its format's range when it was rounded.
+
+    Attributes:
+        size: elements counted.
+        nonzero: elements with ``x != 0``.
+        flushed: nonzero elements whose result is exactly 0 (underflow).
+        saturated: elements clipped at the end of their block's grid, or whose result is
+            inf/NaN (overflow), as ``frac_saturated`` of :func:`analyze` counts them.
+    """
+
+    size: int
+    nonzero: int
+    flushed: int
+    saturated: int
+
+    @property
+    def frac_flushed(self) -> float:
+        """Flushed elements over all elements (``analyze``'s ``frac_flushed``)."""
+        return self.flushed / self.size if self.size else 0.0
+
+    @property
+    def frac_saturated(self) -> float:
+        """Saturated elements over all elements (``analyze``'s ``frac_saturated``)."""
+        return self.saturated / self.size if self.size else 0.0
+
+    @property
+    def flushed_of_nonzero(self) -> float:
+        """Flushed elements over the nonzero ones (0 when none is nonzero): the underflow rate."""
+        return self.flushed / self.nonzero if self.nonzero else 0.0
+
+    def __add__(self, other: RangeCounts) -> RangeCounts:
+        return RangeCounts(self.size + other.size, self.nonzero + other.nonzero,
+                           self.flushed + other.flushed, self.saturated + other.saturated)
+
+
+def range_counts(x: Any, quantized: Any, fmt: Format | str) -> RangeCounts:
+    """Underflow and overflow counts of ``x`` rounded to ``fmt``, given the rounded result.
+
+    The counts are those of :func:`analyze`'s ``frac_flushed`` and ``frac_saturated``, taken
+    from ``x`` and ``quantized`` (its value in ``fmt``, any rounding) without quantizing again
+    for element-wise formats (fixed and float): the fast path for tensors a training step has
+    already rounded. Block formats re-encode ``x`` to find each block's grid ends (their shared
+    exponents do not depend on the rounding). Unlike :func:`analyze`, ``x`` may hold inf/NaN
+    (they count as saturated when the result is not finite).
+
+    Args:
+        x: the tensor before rounding (numpy array or CPU torch tensor).
+        quantized: the rounded tensor, same shape.
+        fmt: the format it was rounded to (object or spelling).
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    fmt = parse(fmt)
+    xs = as_operand(x).array.astype(np.float64, copy=False)
+    q = as_operand(quantized).array.astype(np.float64, copy=False)
+    if xs.shape != q.shape:
+        raise ValueError(f"x and quantized must have the same shape, got {xs.shape} and {q.shape}")
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        top, bottom = _grid_ends(xs, fmt, None)
+    else:
+        with np.errstate(invalid="ignore", over="ignore"):
+            finite_x = np.where(np.isfinite(xs), xs, 0.0)
+        top, bottom = _grid_ends(xs, fmt, encode(finite_x, fmt))
+    return RangeCounts(size=int(xs.size), nonzero=int(np.count_nonzero(xs)),
+                       flushed=int(np.count_nonzero(_flushed_mask(xs, q))),
+                       saturated=int(np.count_nonzero(_saturated_mask(xs, q, top, bottom))))
+
+
 def _sums(arr: np.ndarray, fmt: Format, rounding: str, seed: int | None) -> _Sums:
     codes = encode(arr, fmt, rounding, seed=seed)
     q = decode(codes, fmt, dtype=np.float64).reshape(arr.shape)
     xs = arr.astype(np.float64)
     top, bottom = _grid_ends(xs, fmt, codes)
     finite = np.isfinite(q)
-    with np.errstate(invalid="ignore"):
-        clipped = ((xs > 0) & (q == top) & (xs > q)) | ((xs < 0) & (q == bottom) & (xs < q))
     err = (q - xs)[finite]
     xf = xs[finite]
     abs_err = np.abs(err)
@@ -207,8 +292,8 @@ def _sums(arr: np.ndarray, fmt: Format, rounding: str, seed: int | None) -> _Sum
         n=int(err.size), size=int(arr.size), signal=float(np.sum(xf * xf)), noise=float(np.sum(err * err)),
         err=float(err.sum()), abs_err=float(abs_err.sum()), max_abs=float(abs_err.max(initial=0.0)),
         n_rel=int(rel.size), rel=float(rel.sum()), max_rel=float(rel.max(initial=0.0)),
-        saturated=int(np.count_nonzero(clipped | ~finite)),
-        flushed=int(np.count_nonzero((xs != 0) & (q == 0))),
+        saturated=int(np.count_nonzero(_saturated_mask(xs, q, top, bottom))),
+        flushed=int(np.count_nonzero(_flushed_mask(xs, q))),
         bits=bits_per_element(fmt, arr.shape) * arr.size,
     )
 
@@ -330,5 +415,5 @@ def sample(distribution: str, n: int = 1 << 16, seed: int = 0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-__all__ = ["DISTRIBUTIONS", "AnalysisTable", "FormatAnalysis", "analyze", "bits_per_element", "format_family",
-           "sample"]
+__all__ = ["DISTRIBUTIONS", "AnalysisTable", "FormatAnalysis", "RangeCounts", "analyze", "bits_per_element",
+           "format_family", "range_counts", "sample"]

@@ -75,15 +75,26 @@ class LowPrecisionSGD(torch.optim.SGD):
                 pairs.append((p, state["accumulator"]))
         return pairs
 
+    def _with_gradients(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"] if p.grad is not None]
+
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
-        """One quantized SGD step (see the module docstring). ``closure`` as torch's."""
+    def quantize_gradients(self) -> None:
+        """Step 1 alone: round every gradient to role ``G`` in place (a loss-scaled step rounds
+        the scaled gradients, then unscales and checks them before :meth:`step`)."""
+        quantize_tensors([(p.grad, self.specs["G"]) for p in self._with_gradients()], self.stream)
+
+    @torch.no_grad()
+    def step(self, closure=None, *, gradients_quantized: bool = False):  # type: ignore[override]
+        """One quantized SGD step (see the module docstring). ``closure`` as torch's;
+        ``gradients_quantized``: step 1 was done by :meth:`quantize_gradients`, skip it."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
-        quantize_tensors([(p.grad, self.specs["G"]) for p in params], self.stream)
+        params = self._with_gradients()
+        if not gradients_quantized:
+            self.quantize_gradients()
         pairs = self._accumulators() if self.accumulator is not None else []
         for p, acc in pairs:  # step against the accumulator: swap it in
             p.data, acc.data = acc.data, p.data

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -186,29 +186,41 @@ def _quantize_as(x: torch.Tensor, fmt: lpformats.Format, rounding: str, role: st
         raise
 
 
+#: Called in the backward pass with the incoming error and its rounded value (see
+#: :attr:`Quantizer.error_observer`).
+ErrorObserver = Callable[[torch.Tensor, torch.Tensor], None]
+
+
 class _QuantizeFunction(torch.autograd.Function):
     """Forward: quantize with the activation spec; backward: quantize the incoming error with
-    the error spec (a straight-through estimator with a quantized gradient)."""
+    the error spec (a straight-through estimator with a quantized gradient), then show both
+    to the observer, if any."""
 
     @staticmethod
-    def forward(ctx, x, forward_spec, backward_spec, stream):  # type: ignore[override]
+    def forward(ctx, x, forward_spec, backward_spec, stream, observer):  # type: ignore[override]
         ctx.backward_spec = backward_spec
         ctx.stream = stream
+        ctx.observer = observer
         return quantize_tensor(x, forward_spec, stream)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        return quantize_tensor(grad, ctx.backward_spec, ctx.stream), None, None, None
+        rounded = quantize_tensor(grad, ctx.backward_spec, ctx.stream)
+        if ctx.observer is not None:
+            ctx.observer(grad, rounded)
+        return rounded, None, None, None, None
 
 
 def quantize_activation(
-    x: torch.Tensor, forward_spec: RoleSpec, backward_spec: RoleSpec, stream: RandomStream
+    x: torch.Tensor, forward_spec: RoleSpec, backward_spec: RoleSpec, stream: RandomStream,
+    observer: ErrorObserver | None = None,
 ) -> torch.Tensor:
     """Differentiable quantization: the value is ``x`` in ``forward_spec``'s format and the
-    gradient flowing back is the incoming gradient in ``backward_spec``'s format."""
+    gradient flowing back is the incoming gradient in ``backward_spec``'s format; ``observer``
+    (if given) sees each incoming gradient and its rounded value."""
     if not forward_spec.enabled and not backward_spec.enabled:
         return x
-    return _QuantizeFunction.apply(x, forward_spec, backward_spec, stream)
+    return _QuantizeFunction.apply(x, forward_spec, backward_spec, stream, observer)
 
 
 class Quantizer(nn.Module):
@@ -219,6 +231,11 @@ class Quantizer(nn.Module):
         activations: spec of role ``A``.
         errors: spec of role ``E``.
         stream: shared random stream of the run.
+
+    Attributes:
+        error_observer: None, or a callable ``(error, rounded_error)`` run in the backward
+            pass after the error is rounded (per-layer statistics,
+            :class:`swalp.lossscale.stats.ErrorStatistics`); it must not modify its arguments.
     """
 
     def __init__(self, activations: RoleSpec, errors: RoleSpec, stream: RandomStream) -> None:
@@ -231,11 +248,12 @@ class Quantizer(nn.Module):
         self.errors = errors
         self.stream = stream
         self.enabled = True
+        self.error_observer: ErrorObserver | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        return quantize_activation(x, self.activations, self.errors, self.stream)
+        return quantize_activation(x, self.activations, self.errors, self.stream, self.error_observer)
 
     def extra_repr(self) -> str:
         return f"{self.activations}, {self.errors}"

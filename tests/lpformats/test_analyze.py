@@ -13,8 +13,10 @@ from lpformats.analyze import (
     DISTRIBUTIONS,
     LOG_UNIFORM_EXPONENTS,
     AnalysisTable,
+    RangeCounts,
     bits_per_element,
     format_family,
+    range_counts,
     sample,
 )
 
@@ -205,3 +207,28 @@ def test_flushed_fraction_of_a_log_uniform_input_is_the_share_of_binades_below_t
 def test_bad_sample_requests_are_refused(args, match):
     with pytest.raises(ValueError, match=match):
         sample(*args)
+
+
+@pytest.mark.parametrize("fmt", ["fp8_e5m2", "fp8_e4m3", "fixed(6,4)", "bfp(6)", "mxfp8_e5m2", "fp16"])
+def test_range_counts_from_a_rounded_tensor_match_analyze(fmt):
+    x = np.concatenate([sample("log-uniform", 4096, seed=3) * 2.0**-10,
+                        sample("normal", 4096, seed=4) * 1e5, np.zeros(64, np.float32)])
+    q = lp.quantize(x, fmt)
+    counts = range_counts(x, q, fmt)
+    row = lp.analyze(x, fmt)[fmt]
+    assert counts.size == x.size and counts.nonzero == np.count_nonzero(x)
+    assert counts.frac_flushed == pytest.approx(row.frac_flushed)
+    assert counts.frac_saturated == pytest.approx(row.frac_saturated)
+    assert counts.flushed_of_nonzero == pytest.approx(counts.flushed / counts.nonzero)
+
+
+def test_range_counts_by_hand_including_overflow_to_inf():
+    # E5M2: smallest subnormal 2**-16, largest finite 57344; 2**-18 rounds to 0, 1e5 to inf.
+    x = np.array([2.0**-18, -2.0**-18, 2.0**-16, 0.0, 1e5, -7e4, 1.0], np.float32)
+    q = lp.quantize(x, "fp8_e5m2")
+    assert np.isinf(q[4]) and np.isinf(q[5])
+    counts = range_counts(x, q, "fp8_e5m2")
+    assert (counts.size, counts.nonzero, counts.flushed, counts.saturated) == (7, 6, 2, 2)
+    assert counts + counts == RangeCounts(14, 12, 4, 4)
+    with pytest.raises(ValueError, match="same shape"):
+        range_counts(x, q[:3], "fp8_e5m2")
