@@ -158,16 +158,16 @@ def _crop_and_flip(fill: torch.Tensor) -> Callable[[torch.Tensor, torch.Generato
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, channels, height, width = x.shape
         pad = CROP_PADDING
-        padded = fill.view(1, channels, 1, 1).expand(n, channels, height + 2 * pad, width + 2 * pad).clone()
+        padded = fill.to(x.device).view(1, channels, 1, 1).expand(n, channels, height + 2 * pad, width + 2 * pad).clone()
         padded[:, :, pad:pad + height, pad:pad + width] = x
         dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
         dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
         flip = torch.rand(n, generator=generator) < 0.5
-        out = torch.empty_like(x)
-        for i in range(n):
-            crop = padded[i, :, dy[i]:dy[i] + height, dx[i]:dx[i] + width]
-            out[i] = crop.flip(-1) if flip[i] else crop
-        return out
+        # every (dy, dx) window of every image as a view, then each image's own window
+        windows = padded.unfold(2, height, 1).unfold(3, width, 1)  # n, c, 2p+1, 2p+1, h, w
+        dx, dy, flip = dx.to(x.device), dy.to(x.device), flip.to(x.device)
+        crops = windows[torch.arange(n, device=x.device), :, dy, dx]
+        return torch.where(flip[:, None, None, None], crops.flip(-1), crops)
 
     return augment
 
