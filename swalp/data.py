@@ -158,7 +158,8 @@ def _crop_and_flip(fill: torch.Tensor) -> Callable[[torch.Tensor, torch.Generato
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, channels, height, width = x.shape
         pad = CROP_PADDING
-        padded = fill.to(x.device).view(1, channels, 1, 1).expand(n, channels, height + 2 * pad, width + 2 * pad).clone()
+        padded = fill.to(x.device).view(1, channels, 1, 1).expand(
+            n, channels, height + 2 * pad, width + 2 * pad).clone()
         padded[:, :, pad:pad + height, pad:pad + width] = x
         dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
         dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
