@@ -1,7 +1,7 @@
 """What a CIFAR run of this code builds, next to the authors' code (issue 10): per task, the
 parameter count, BatchNorm and dropout layers, number of activation quantizers and whether the
 input is one of them, test batch size, and iterates averaged by a SWALP run of the task's
-default budget. Measured on ``swalp.experiments._Run`` (the object ``swalp train`` trains) over
+default budget. Measured on ``swalp.experiments.Run`` (the object ``swalp train`` trains) over
 a throwaway directory of random images in torchvision's CIFAR layout (no download).
 
 Reference values (``stevenygd/SWALP`` ``models/vgg_low.py``, ``models/preresnet_low.py``,
@@ -11,7 +11,8 @@ parameters, 163 BatchNorm layers (3 per block, 1 final), 325 quantizers; test ba
 a 300-epoch run averaging from 200 takes 101 iterates, a 225-epoch run from 150 takes 76.
 
 Run: ``python benchmarks/cifar_models.py`` (a few seconds; any version of the code that has
-``experiments._Run``, so the same file measures an older checkout).
+``experiments.Run``, called ``experiments._Run`` before issue 13: the same file measures an
+older checkout).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def write_random_cifar(root: Path, train: int = 256, test: int = 1280) -> None:
 
 
 def measure(task: str, data_dir: str) -> list[object]:
-    run = experiments._Run(experiments.RunConfig(task=task, method="swalp", data_dir=data_dir).resolved())
+    run_class = getattr(experiments, "Run", None) or experiments._Run  # older checkouts: _Run
+    run = run_class(experiments.RunConfig(task=task, method="swalp", data_dir=data_dir).resolved())
     model = run.model
     steps = run.config.epochs * run.schedule.steps_per_epoch
     return [

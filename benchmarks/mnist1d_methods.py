@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import code_version, load_line, machine_line
 from lpformats import BlockFloat, parse
 from swalp.cli import main as swalp_main
-from swalp.experiments import METHODS
+from swalp.experiments import SWALP_METHODS
 from swalp.plots import run_error
 from swalp.report import render_table
 
@@ -108,7 +108,7 @@ def method_table(rows: list[dict]) -> str:
     """Table 1: per method and format, error of the returned model and the step's cost."""
     out = []
     labels = sorted({r["label"] for r in rows}, key=lambda s: (bits_of(s) or 99))
-    for method in METHODS:
+    for method in SWALP_METHODS:
         for label in labels:
             runs = [r for r in rows if r["method"] == method and r["label"] == label]
             if not runs:
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     mlp_out = f"{args.out}-mlp"
-    for task, methods, formats, out in ((TASK, METHODS, FORMATS, args.out),
+    for task, methods, formats, out in ((TASK, SWALP_METHODS, FORMATS, args.out),
                                         ("mnist1d-mlp", FP_METHODS, "bfp8", mlp_out)):
         if args.report_only:
             break

@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import code_version, load_line, machine_line
-from swalp.experiments import METHODS, RunConfig, run_many
+from swalp.experiments import SWALP_METHODS, RunConfig, run_many
 from swalp.report import render_table
 
 CNN_TASK = "digits-vgg"
@@ -56,7 +56,7 @@ def mean_std(values: Sequence[float]) -> str:
 def cnn_table(records: list[dict[str, Any]], seeds: int) -> tuple[str, dict[str, float]]:
     """Markdown table of the digits runs and the mean test error of each method's returned model."""
     rows, returned = [], {}
-    for method in METHODS:
+    for method in SWALP_METHODS:
         runs = [r for r in records if r["method"] == method]
         iterate = [r["final"]["test_error"] for r in runs]
         average = [r["final"]["swa_test_error"] for r in runs]
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = range(args.seeds)
     start = time.perf_counter()
     print(f"<!-- {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine_line()}; code {code_version()} -->")
-    cnn = [RunConfig(task=CNN_TASK, method=m, formats="bfp8", seed=s) for m in METHODS for s in seeds]
+    cnn = [RunConfig(task=CNN_TASK, method=m, formats="bfp8", seed=s) for m in SWALP_METHODS for s in seeds]
     convex = [RunConfig(task=t, method="sgd-fp", seed=s) for t in CONVEX_TASKS for s in seeds]
     convex += [RunConfig(task=t, method=m, formats={r: fmt_of(f, wl) for r in "WGM"}, seed=s)
                for t in CONVEX_TASKS for m in CONVEX_METHODS[1:] for f in FAMILIES for wl in widths

@@ -141,7 +141,7 @@ def get_protocol(task: str, method: str, name: str) -> Protocol:
     """The protocol ``name`` of ``task`` (a canonical task name) trained with ``method``.
 
     Raises:
-        ValueError: unknown protocol, or ``paper`` for a task the paper has no protocol for.
+        ValueError: unknown protocol, or ``paper`` for a task (or a method) the paper has no protocol for.
     """
     if name not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {name!r}")
@@ -150,4 +150,7 @@ def get_protocol(task: str, method: str, name: str) -> Protocol:
     if task not in PAPER:
         raise ValueError(f"task {task} has no paper protocol (the paper's are for "
                          f"{', '.join(sorted(PAPER))}); use protocol toolkit")
+    if method not in PAPER[task]:
+        raise ValueError(f"method {method} has no paper protocol for {task} (the paper's methods are "
+                         f"{', '.join(PAPER[task])}); use protocol toolkit")
     return PAPER[task][method]

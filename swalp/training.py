@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -21,12 +23,14 @@ def train_epoch(
     schedule: Schedule,
     epoch: int,
     averager: Averager | None = None,
+    on_step: Callable[[torch.Tensor], None] | None = None,
 ) -> float:
     """Train ``model`` for epoch ``epoch`` (0-based) on this rank's share of each batch (see
     :mod:`swalp.distributed`); returns the mean training loss over all ranks.
 
     The learning rate of each step comes from ``schedule``; after the steps that
-    ``schedule.average_after`` names, the iterate joins ``averager``. On CPU each loss is
+    ``schedule.average_after`` names, the iterate joins ``averager``; then ``on_step`` (if
+    given) is called with the step's loss (this rank's minibatch loss, a tensor). On CPU each loss is
     checked as it comes; on other devices the loss sum and the first non-finite step are kept
     on the device and read once, at the end of the epoch, so that the host never waits for
     the device within an epoch (the error is the same, raised later).
@@ -54,6 +58,8 @@ def train_epoch(
         optimizer.step()
         if averager is not None and schedule.average_after(step):
             averager.update(model)
+        if on_step is not None:
+            on_step(loss.detach())
         weighted = loss.detach().double() * len(y)
         total = weighted if total is None else total + weighted
         count += len(y)

@@ -25,8 +25,8 @@ from typing import Any
 from swalp.curves import plot_runs
 from swalp.experiments import (
     LOW_PRECISION,
-    METHODS,
     RECORD_FILE,
+    SWALP_METHODS,
     RunConfig,
     RunExistsError,
     finished_record,
@@ -147,7 +147,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="A short real run: the MNIST-1D CNN trained with each method at 6-bit block floating "
                     "point; prints test error next to energy per training step and speedup against fp32.")
     parser.add_argument("--task", default=DEFAULT_TASK, help=f"task (default: {DEFAULT_TASK})")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--methods", default=",".join(SWALP_METHODS),
+                        help=f"comma-separated methods (default: {','.join(SWALP_METHODS)})")
     parser.add_argument("--formats", default=DEFAULT_FORMATS,
                         help=f"format of every role (default: {DEFAULT_FORMATS}), or per role: "
                              "W=bfp8,A=fp8_e4m3,...")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from swalp.commands.sweep import add_sweep_options, checked, exit_status, fixed_options, run_grid
-from swalp.experiments import METHODS
 from swalp.lrbench.plots import plot_study
 from swalp.lrbench.study import analyze, format_report, split_policies, study_grid
+from swalp.methods import method_names
 from swalp.sweep.grid import GridSpec, expand_formats, parse_list, parse_seeds
 from swalp.tasks import TASKS
 
@@ -23,7 +23,7 @@ def grid_from_args(args: argparse.Namespace) -> GridSpec:
         raise ValueError(f"--target is a test accuracy in percent, in (0, 100]; got {args.target}")
     if args.tolerance < 0:
         raise ValueError(f"--tolerance must be >= 0 accuracy points, got {args.tolerance}")
-    methods = parse_list(args.methods, "methods", METHODS)
+    methods = parse_list(args.methods, "methods", method_names())
     return checked(study_grid(args.task, split_policies(args.policies), methods, expand_formats(args.formats),
                               parse_seeds(args.seeds), fixed_options(args)))
 
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tolerance", type=float, default=0.5,
                         help="accuracy points below the best top-1 that still count as good (default 0.5)")
     parser.add_argument("--methods", default="sgd-fp",
-                        help=f"settings' methods, comma-separated, from: {', '.join(METHODS)} "
+                        help=f"settings' methods, comma-separated, from: {', '.join(method_names())} "
                              "(default sgd-fp)")
     parser.add_argument("--formats", default="bfp8",
                         help="formats of the low-precision methods (all roles), e.g. bfp:6..8 (default bfp8)")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from swalp.experiments import METHODS, RunConfig
+from swalp.commands.method_options import add_method_option_arguments, method_options_from_args
+from swalp.experiments import RunConfig
+from swalp.methods import method_names
 from swalp.plots import plot_sweep
 from swalp.roles import ROLES
 from swalp.schedules import parse_policy
@@ -18,7 +20,7 @@ from swalp.tasks import TASKS
 
 #: Run options a sweep may fix for every point (None: the task's default).
 FIXED_OPTIONS = ("epochs", "batch_size", "lr", "swa_lr", "swa_start", "rounding", "accelerator", "data_dir",
-                 "train_size")
+                 "train_size", "log_every")
 
 
 def spec_from_args(args: argparse.Namespace) -> GridSpec:
@@ -29,7 +31,7 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
             that no point could run with (e.g. ``--swa-start`` not below ``--epochs``).
     """
     roles = args.roles if "," in args.roles else list(args.roles)  # W,A,E or WAE
-    spec = GridSpec(task=args.task, methods=tuple(parse_list(args.methods, "methods", METHODS)),
+    spec = GridSpec(task=args.task, methods=tuple(parse_list(args.methods, "methods", method_names())),
                     formats=tuple(expand_formats(args.formats)),
                     roles=tuple(parse_list(roles, "roles", ROLES)),
                     seeds=tuple(parse_seeds(args.seeds)), per_role=args.per_role,
@@ -39,8 +41,12 @@ def spec_from_args(args: argparse.Namespace) -> GridSpec:
 
 
 def fixed_options(args: argparse.Namespace) -> dict:
-    """The :data:`FIXED_OPTIONS` the command line sets (the others take the task's defaults)."""
-    return {name: getattr(args, name) for name in FIXED_OPTIONS if getattr(args, name) is not None}
+    """The :data:`FIXED_OPTIONS` the command line sets (the others take the task's defaults)
+    and, as ``method_options``, the method options it sets (each point gets those of its
+    method: :func:`swalp.sweep.grid.make_point`)."""
+    fixed = {name: getattr(args, name) for name in FIXED_OPTIONS if getattr(args, name) is not None}
+    options = method_options_from_args(args)
+    return fixed | {"method_options": options} if options else fixed
 
 
 def checked(spec: GridSpec) -> GridSpec:
@@ -94,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "finished points and retries failed ones.")
     parser.add_argument("--task", default="digits-vgg", help=f"one of: {', '.join(sorted(TASKS))}")
     parser.add_argument("--methods", default="sgd-fp,swalp",
-                        help=f"comma-separated, from: {', '.join(METHODS)} (default: sgd-fp,swalp)")
+                        help=f"comma-separated, from: {', '.join(method_names())} (default: sgd-fp,swalp)")
     parser.add_argument("--formats", required=True,
                         help="FAMILY:LO..HI ranges (fixed, bfp, int), preset globs (mx*) and format "
                              "spellings, comma-separated, e.g. bfp:4..8,fp8_e4m3,mxfp4")
@@ -135,3 +141,4 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="local data directory (CIFAR tasks)")
     parser.add_argument("--train-size", type=int, help="training examples of a task with generated data "
                                                        "(mnist1d-*; default 4000)")
+    add_method_option_arguments(parser)

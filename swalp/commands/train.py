@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
+from swalp.commands.method_options import add_method_option_arguments, method_options_from_args
 from swalp.devices import DEVICES, resolve_device
 from swalp.distributed import launch
 from swalp.experiments import (
-    METHODS,
     RECORD_FILE,
     SCHEDULES,
     RunConfig,
@@ -18,6 +18,7 @@ from swalp.experiments import (
     run_data_parallel,
     run_experiment,
 )
+from swalp.methods import method_names
 from swalp.protocols import PROTOCOLS
 from swalp.report import summary_table
 from swalp.roles import parse_role_assignments
@@ -27,7 +28,7 @@ from swalp.tasks import TASKS
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that define a :class:`~swalp.experiments.RunConfig` (None: task default)."""
     parser.add_argument("--task", default="digits-vgg", help=f"one of: {', '.join(sorted(TASKS))}")
-    parser.add_argument("--method", default="swalp", help=f"one of: {', '.join(METHODS)}")
+    parser.add_argument("--method", default="swalp", help=f"one of: {', '.join(method_names())}")
     parser.add_argument("--formats", default="bfp8",
                         help="format for every role (any lpformats spelling) or per role: "
                              "W=bfp8,A=fp8_e4m3,...")
@@ -65,6 +66,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comm-format",
                         help="data-parallel runs: round each rank's gradient to this format "
                              "(stochastic) before the all-reduce; default fp32")
+    add_method_option_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -80,7 +82,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         nesterov=args.nesterov, schedule=args.schedule, accumulator=args.accumulator, seed=args.seed,
         data_dir=args.data_dir, train_size=args.train_size, accelerator=args.accelerator,
         protocol=args.protocol,
-        device=args.device, comm_format=args.comm_format,
+        device=args.device, comm_format=args.comm_format, method_options=method_options_from_args(args),
+        log_every=args.log_every,
     )
 
 

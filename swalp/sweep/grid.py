@@ -28,11 +28,9 @@ from typing import Any
 
 from lpformats import PRESETS, FixedPoint, parse
 from lpformats.spelling import _split_args, format_to_text
-from swalp.experiments import LOW_PRECISION, METHODS
+from swalp.methods import METHODS, all_options, get_method, method_names, methods_taking
 from swalp.roles import ROLES
 
-#: Methods that train in full precision (formats are not swept for them).
-FULL_PRECISION_METHODS = tuple(m for m in METHODS if m not in LOW_PRECISION)
 FULL_PRECISION_FORMAT = "fp32"
 
 _RANGE = re.compile(r"^([a-z]+):(\d+)(?:\.\.(\d+))?$")
@@ -122,14 +120,15 @@ class GridSpec:
 
     Attributes:
         task: task name.
-        methods: training methods (see :data:`METHODS`).
+        methods: training methods (see :func:`swalp.methods.method_names`).
         formats: canonical format spellings (see :func:`expand_formats`).
         roles: roles that take the swept format.
         seeds: seeds of every configuration.
         per_role: False: each format is applied to all ``roles`` at once; True: to one role
             at a time while the other roles keep ``base_format`` (a role-sensitivity sweep).
         base_format: format of the roles not being swept (default fp32: full precision).
-        fixed: further run-configuration fields shared by every point (epochs, lr, ...).
+        fixed: further run-configuration fields shared by every point (epochs, lr, ...);
+            its ``method_options`` go to each point whose method takes them.
         lr_policies: learning-rate policy specs (``RunConfig.lr_policy``), each run with every
             other combination; empty: the task's schedule, no ``lr_policy`` in the configs.
     """
@@ -160,8 +159,15 @@ def point_key(config: Mapping[str, Any]) -> str:
 def make_point(spec: GridSpec, method: str, formats: Mapping[str, str], seed: int, label: str,
                varied: str, lr_policy: str | None = None) -> dict[str, Any]:
     """A grid point: ``{"key", "config", "label", "varied_roles"}`` (``lr_policy`` joins the
-    configuration when given)."""
-    config = {"task": spec.task, "method": method, "formats": dict(formats), "seed": seed, **spec.fixed}
+    configuration when given; so do the options of ``spec.fixed["method_options"]`` that
+    ``method`` takes)."""
+    fixed = dict(spec.fixed)
+    given = fixed.pop("method_options", {})
+    config = {"task": spec.task, "method": method, "formats": dict(formats), "seed": seed, **fixed}
+    taken = {o.name for o in get_method(method).options}
+    options = {name: value for name, value in given.items() if name in taken}
+    if options:
+        config["method_options"] = options
     if lr_policy is not None:
         config["lr_policy"] = lr_policy
     return {"key": point_key(config), "config": config, "label": label, "varied_roles": varied}
@@ -176,18 +182,27 @@ def expand_grid(spec: GridSpec, tasks: Collection[str] | None = None) -> list[di
     them alone with the other roles at ``spec.base_format``.
 
     Raises:
-        ValueError: unknown task (when ``tasks`` is given), method or role, or no formats.
+        ValueError: unknown task (when ``tasks`` is given), method or role, no formats, or a
+            method option that no method of the grid takes.
     """
     if tasks is not None and spec.task not in tasks:
         raise ValueError(f"task: unknown {spec.task!r}; valid: {', '.join(sorted(tasks))}")
-    parse_list(list(spec.methods), "methods", METHODS)
+    parse_list(list(spec.methods), "methods", method_names())
+    for name in spec.fixed.get("method_options", {}):
+        takers = methods_taking(name)
+        if not takers:
+            known = ", ".join(all_options()) or "none"
+            raise ValueError(f"unknown method option {name!r}; options are {known}")
+        if not set(takers) & set(spec.methods):
+            raise ValueError(f"method option {name} applies to {', '.join(takers)}, none of the grid's "
+                             f"methods ({', '.join(spec.methods)})")
     parse_list(list(spec.roles), "roles", ROLES)
     if not spec.formats:
         raise ValueError("formats must name at least one format")
     base = format_to_text(parse(spec.base_format))
     groups_of: dict[str, list[tuple[str, dict[str, str], str]]] = {}
     for method in spec.methods:
-        if method in FULL_PRECISION_METHODS:
+        if not get_method(method).low_precision:  # full precision: formats are not swept
             groups = [(FULL_PRECISION_FORMAT, dict.fromkeys(ROLES, FULL_PRECISION_FORMAT), "")]
         else:
             groups = []

@@ -18,7 +18,7 @@ def run_killed(monkeypatch):
     epoch ``epochs``."""
 
     def run(config, out, epochs):
-        original, calls = experiments._Run.run_epoch, {"n": 0}
+        original, calls = experiments.Run.run_epoch, {"n": 0}
 
         def killed(self):
             calls["n"] += 1
@@ -26,9 +26,9 @@ def run_killed(monkeypatch):
                 raise KeyboardInterrupt
             return original(self)
 
-        monkeypatch.setattr(experiments._Run, "run_epoch", killed)
+        monkeypatch.setattr(experiments.Run, "run_epoch", killed)
         with pytest.raises(KeyboardInterrupt):
             experiments.run_experiment(config, out)
-        monkeypatch.setattr(experiments._Run, "run_epoch", original)
+        monkeypatch.setattr(experiments.Run, "run_epoch", original)
 
     return run

@@ -4,6 +4,7 @@ overwrite, clear errors) and ``demo`` (table and figure)."""
 import json
 
 from swalp.cli import main
+from swalp.methods import METHODS
 
 LINREG = ["--task", "linreg", "--epochs", "3", "--swa-start", "1", "--batch-size", "64"]
 
@@ -40,7 +41,7 @@ def test_train_refuses_a_finished_run_without_force_and_resume_of_another_config
 
 def test_bad_input_exits_2_naming_the_valid_choices(tmp_path, capsys):
     cases = [
-        (["--method", "adam"], "methods are sgd-fp, swa-fp, sgd-lp, swalp"),
+        (["--method", "adam"], "methods are " + ", ".join(METHODS)),
         (["--formats", "W=bfp99"], "format of role W: unknown format 'bfp99': expected a preset"),
         (["--formats", "X=bfp8"], "role must be one of W, A, E, G, M"),
         (["--swa-start", "3"], r"swa_start must be in [1, epochs - 1] = [1, 2]"),

@@ -47,17 +47,17 @@ def test_a_cuda_run_resumes_bit_identical_to_an_uninterrupted_one(tmp_path, monk
                        device="cuda")
     whole = run_experiment(config, tmp_path / "whole")
     assert whole["config"]["device"] == "cuda"
-    original = experiments._Run.run_epoch
+    original = experiments.Run.run_epoch
 
     def killed_after_two(self):
         if self.epoch == 2:
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(experiments._Run, "run_epoch", killed_after_two)
+    monkeypatch.setattr(experiments.Run, "run_epoch", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, tmp_path / "killed")
-    monkeypatch.setattr(experiments._Run, "run_epoch", original)
+    monkeypatch.setattr(experiments.Run, "run_epoch", original)
     run_experiment(config, tmp_path / "killed", resume=True)
     a, b = (load_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("whole", "killed"))
     for key in ("model", "averager"):

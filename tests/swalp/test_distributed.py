@@ -36,14 +36,14 @@ class _KilledError(Exception):
 
 def _stop_after(epochs: int) -> None:
     """Make runs in this process stop (as if killed) after ``epochs`` epochs."""
-    original = experiments._Run.run_epoch
+    original = experiments.Run.run_epoch
 
     def run_epoch(self):
         if self.epoch == epochs:
             raise _KilledError
         return original(self)
 
-    experiments._Run.run_epoch = run_epoch
+    experiments.Run.run_epoch = run_epoch
 
 
 def _jobs(jobs: list[tuple]) -> list:
@@ -53,7 +53,7 @@ def _jobs(jobs: list[tuple]) -> list:
     for config, out_dir, options in jobs:
         options = dict(options)
         stop = options.pop("stop_after", None)
-        original = experiments._Run.run_epoch
+        original = experiments.Run.run_epoch
         if stop is not None:
             _stop_after(stop)
         try:
@@ -61,7 +61,7 @@ def _jobs(jobs: list[tuple]) -> list:
         except _KilledError:
             record = None
         finally:
-            experiments._Run.run_epoch = original
+            experiments.Run.run_epoch = original
         records.append(record if current_group().is_main else None)
     return records
 
@@ -75,7 +75,7 @@ def runs(tmp_path_factory):
         with pytest.raises(_KilledError):
             run_experiment(RunConfig(**RESUMED), base / "one-then-two")
     finally:
-        experiments._Run.run_epoch = _Run_run_epoch
+        experiments.Run.run_epoch = _Run_run_epoch
     jobs = [(RunConfig(**FP32), None, {}), (RunConfig(**CNN, comm_format="bfp8"), None, {}),
             (RunConfig(**RESUMED), base / "one-then-two", {"resume": True}),
             (RunConfig(**RESUMED), base / "two-then-one", {"stop_after": 1})]
@@ -89,7 +89,7 @@ def runs(tmp_path_factory):
     return result
 
 
-_Run_run_epoch = experiments._Run.run_epoch
+_Run_run_epoch = experiments.Run.run_epoch
 
 
 @pytest.fixture(scope="module")

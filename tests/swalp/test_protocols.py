@@ -130,7 +130,7 @@ def test_cifar_inputs_normalized_with_the_references_statistics_and_black_paddin
 
 def test_cifar_test_batches_hold_128_images(tmp_path):
     data_dir = fake_cifar(tmp_path, test_images=300)
-    run = experiments._Run(RunConfig(task="cifar10-vgg16", method="sgd-fp", data_dir=data_dir).resolved())
+    run = experiments.Run(RunConfig(task="cifar10-vgg16", method="sgd-fp", data_dir=data_dir).resolved())
     assert [len(y) for _, y in run.test] == [128, 128, 44]
 
 
@@ -183,7 +183,7 @@ def test_swalp_code_protocols_recompute_the_iterates_batchnorm_statistics_before
     record = run_experiment(config, tmp_path)
     assert record["protocol"]["refresh_iterate_bn"]
     state = load_checkpoint(tmp_path / "checkpoint.pt")["model"]
-    run = experiments._Run(config.resolved())
+    run = experiments.Run(config.resolved())
     run.model.load_state_dict(state)
     update_bn(run.train_in_order, run.model)  # resets the statistics, then one cumulative pass
     for name, tensor in run.model.state_dict().items():

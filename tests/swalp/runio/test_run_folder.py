@@ -38,7 +38,7 @@ def runs(tmp_path_factory):
     """An uninterrupted run, and a run killed in its third epoch (checkpoints of epochs 1 and 2)."""
     base = tmp_path_factory.mktemp("runs")
     whole = run_experiment(RunConfig(**LINREG), base / "whole")
-    original, calls = experiments._Run.run_epoch, {"n": 0}
+    original, calls = experiments.Run.run_epoch, {"n": 0}
 
     def killed_in_third(self):
         calls["n"] += 1
@@ -47,7 +47,7 @@ def runs(tmp_path_factory):
         return original(self)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(experiments._Run, "run_epoch", killed_in_third)
+        patch.setattr(experiments.Run, "run_epoch", killed_in_third)
         with pytest.raises(KeyboardInterrupt):
             run_experiment(RunConfig(**LINREG), base / "killed")
     return whole, base / "killed"
@@ -184,11 +184,11 @@ SLOW_TRAIN = textwrap.dedent("""
     import sys, time
     from swalp import experiments
     from swalp.cli import main
-    run_epoch = experiments._Run.run_epoch
+    run_epoch = experiments.Run.run_epoch
     def slow_epoch(self):
         time.sleep(0.5)
         return run_epoch(self)
-    experiments._Run.run_epoch = slow_epoch
+    experiments.Run.run_epoch = slow_epoch
     sys.exit(main(sys.argv[1:]))
 """)
 

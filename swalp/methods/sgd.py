@@ -1,0 +1,66 @@
+"""SGD methods: ``sgd-fp`` (float32 SGD) and ``sgd-lp`` (every role quantized,
+:class:`~swalp.optim.LowPrecisionSGD`: the SWALP paper's low-precision SGD). The averaging
+variants (:mod:`swalp.methods.swa`, :mod:`swalp.methods.swalp`) use the same trainer with an
+:class:`~swalp.swa.Averager`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from swalp.methods.base import Method, Trainer
+from swalp.optim import LowPrecisionSGD
+from swalp.swa import Averager
+from swalp.training import train_epoch
+
+if TYPE_CHECKING:
+    from swalp.experiments.run import Run
+
+
+class SGDTrainer(Trainer):
+    """:class:`~swalp.optim.LowPrecisionSGD` on the run's parameters (the run's ``W G M``
+    specs: fp32 for a full-precision method, so plain SGD) and, for an averaging method, an
+    :class:`~swalp.swa.Averager` fed after the steps the schedule names."""
+
+    def __init__(self, run: Run, averaging: bool) -> None:
+        super().__init__(run)
+        config = run.config
+        self.optimizer = LowPrecisionSGD(
+            run.model.parameters(), run.specs, run.stream, lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay, nesterov=config.nesterov,
+            accumulator=config.accumulator if run.method.low_precision else None)
+        self.averager = Averager(run.model, run.stream) if averaging else None
+
+    def train_epoch(self, epoch: int) -> float:
+        run = self.run
+        return train_epoch(run.net, self.optimizer, run.train, run.task, run.schedule, epoch, self.averager,
+                           on_step=run.after_step)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(),
+                "averager": None if self.averager is None else self.averager.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.averager is not None:
+            self.averager.load_state_dict(state["averager"])
+
+
+class SGD(Method):
+    """SGD with momentum, weight decay and the run's schedule; ``low_precision`` quantizes
+    every role (:class:`~swalp.optim.LowPrecisionSGD`, quantizers on activations and errors),
+    ``averaging`` adds SWA's running mean of the iterates."""
+
+    def __init__(self, name: str, description: str, *, low_precision: bool, averaging: bool) -> None:
+        self.name, self.description = name, description
+        self.low_precision, self.averaging = low_precision, averaging
+
+    def trainer(self, run: Run) -> SGDTrainer:
+        return SGDTrainer(run, self.averaging)
+
+
+METHODS = (
+    SGD("sgd-fp", "float32 SGD (formats ignored)", low_precision=False, averaging=False),
+    SGD("sgd-lp", "low-precision SGD: W, A, E, G, M rounded to their formats every step (SWALP paper)",
+        low_precision=True, averaging=False),
+)
