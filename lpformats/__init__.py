@@ -29,3 +29,15 @@ __all__ += ["analyze"]
 from lpformats.bitserial import bitserial_matmul, int_matmul, pack_bitplanes  # noqa: E402
 
 __all__ += ["bitserial_matmul", "int_matmul", "pack_bitplanes"]
+
+from lpformats.bitserial_conv import (  # noqa: E402
+    PackedConvWeights,
+    Schedule,
+    bitserial_conv2d,
+    int16_conv2d,
+    pack_conv_weights,
+    tune_conv2d,
+)
+
+__all__ += ["PackedConvWeights", "Schedule", "bitserial_conv2d", "int16_conv2d", "pack_conv_weights",
+            "tune_conv2d"]

@@ -43,16 +43,17 @@ def popcount64(typingctx, word):
 
 
 @njit(parallel=True, cache=True)
-def pack_along_last(codes, planes, lo, hi, hole, offset, shift, out, bad):
+def pack_along_last(codes, planes, lo, hi, offset, shift, out, bad):
     """Pack ``codes`` (batch, R, K) along K into ``out`` (batch, planes, R, W) uint64.
 
     Plane p holds bit p of ``(v + offset) >> shift`` (an arithmetic shift: bit p of the two's
-    complement pattern for offset = shift = 0; binary -1/+1 -> 0/1 for offset = shift = 1).
-    ``bad[b, r]`` receives the number of codes of the row outside [lo, hi] or equal to
-    ``hole``.
+    complement pattern for offset = shift = 0; bipolar codes -(2**b-1), .., -1, 1, .., 2**b-1
+    -> 0 .. 2**b-1 for offset = 2**b-1, shift = 1). ``bad[b, r]`` receives the number of codes
+    of the row outside [lo, hi] or with ``v + offset`` not a multiple of ``2**shift``.
     """
     nb, nr, nk = codes.shape
     nw = out.shape[3]
+    parity = (np.int64(1) << shift) - 1
     for task in prange(nb * nr):
         b = task // nr
         r = task - b * nr
@@ -60,7 +61,7 @@ def pack_along_last(codes, planes, lo, hi, hole, offset, shift, out, bad):
         nbad = 0
         for k in range(nk):
             v = np.int64(row[k])
-            nbad += (v < lo) | (v > hi) | (v == hole)
+            nbad += (v < lo) | (v > hi) | (((v + offset) & parity) != 0)
         bad[b, r] = nbad
         for p in range(planes):
             for w in range(nw):
@@ -73,7 +74,7 @@ def pack_along_last(codes, planes, lo, hi, hole, offset, shift, out, bad):
 
 
 @njit(parallel=True, cache=True)
-def pack_along_rows(codes, planes, lo, hi, hole, offset, shift, out, bad):
+def pack_along_rows(codes, planes, lo, hi, offset, shift, out, bad):
     """Pack ``codes`` (batch, K, C) along K into ``out`` (batch, planes, W, C) uint64.
 
     Same bit pattern and ``bad`` rule as :func:`pack_along_last`; ``bad[b, w]`` counts the
@@ -81,6 +82,7 @@ def pack_along_rows(codes, planes, lo, hi, hole, offset, shift, out, bad):
     """
     nb, nk, nc = codes.shape
     nw = out.shape[2]
+    parity = (np.int64(1) << shift) - 1
     for task in prange(nb * nw):
         b = task // nw
         w = task - b * nw
@@ -93,7 +95,7 @@ def pack_along_rows(codes, planes, lo, hi, hole, offset, shift, out, bad):
             t = np.uint64(k - k0)
             for c in range(nc):
                 v = np.int64(row[c])
-                nbad += (v < lo) | (v > hi) | (v == hole)
+                nbad += (v < lo) | (v > hi) | (((v + offset) & parity) != 0)
             for p in range(planes):
                 words = out[b, p, w]
                 for c in range(nc):

@@ -11,6 +11,8 @@ mode                  codes                value of planes ``bit_0 .. bit_{b-1}`
 ``False``/"unsigned"  0 .. 2**b - 1        ``sum_p 2**p * bit_p``
 ``True``/"signed"     -2**(b-1) .. 2**(b-1)-1  two's complement: the MSB plane weighs ``-2**(b-1)``
 ``"binary"`` (b = 1)  -1 or +1            ``2 * bit_0 - 1`` (bit set for +1)
+``"bipolar"``         odd -(2**b-1) .. 2**b-1  ``2 * sum_p 2**p * bit_p - (2**b - 1)``: b = 1 is
+                      (b = 2: -3, -1, 1, 3)    binary, b = 2 the paper's -3, -1, 1, 3 weights
 ====================  ===================  =========================================
 
 Binary times binary is the XNOR-popcount of binarized networks:
@@ -30,7 +32,8 @@ from lpformats.arrays import is_torch_tensor
 
 #: Bit widths bitserial_matmul accepts.
 MIN_BITS, MAX_BITS = 1, 4
-_MODES = {False: "unsigned", True: "signed", "unsigned": "unsigned", "signed": "signed", "binary": "binary"}
+_MODES = {False: "unsigned", True: "signed", "unsigned": "unsigned", "signed": "signed", "binary": "binary",
+          "bipolar": "bipolar"}
 
 SignedSpec = bool | str | tuple[bool | str, bool | str]
 
@@ -48,18 +51,20 @@ class _Coding:
             return 0, (1 << self.bits) - 1
         if self.mode == "signed":
             return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
-        return -1, 1
+        top = (1 << self.bits) - 1
+        return -top, top
 
     @property
-    def hole(self) -> int:
-        """A value inside ``valid_range`` that is not a code (0 for binary), else an
-        impossible one."""
-        return 0 if self.mode == "binary" else self.valid_range[0] - 1
+    def bipolar(self) -> bool:
+        """Codes are odd numbers ``2 * pattern - (2**bits - 1)`` ("binary" is 1-bit bipolar)."""
+        return self.mode in ("binary", "bipolar")
 
     @property
     def offset_shift(self) -> tuple[int, int]:
-        """``pattern = ((v + offset) >> shift) & (2**bits - 1)``: binary -1/+1 -> 0/1."""
-        return (1, 1) if self.mode == "binary" else (0, 0)
+        """``pattern = ((v + offset) >> shift) & (2**bits - 1)``: bipolar -3, -1, 1, 3 -> 0..3.
+        A code is valid when it lies in ``valid_range`` and ``v + offset`` is a multiple of
+        ``2**shift`` (bipolar codes are odd)."""
+        return ((1 << self.bits) - 1, 1) if self.bipolar else (0, 0)
 
     def plane_weights(self) -> np.ndarray:
         """Value of each set bit of the pattern (binary: of ``bit``, see ``affine``)."""
@@ -71,12 +76,14 @@ class _Coding:
     @property
     def affine(self) -> tuple[int, int]:
         """``(alpha, gamma)`` with ``value = alpha * plane_value + gamma``."""
-        return (2, -1) if self.mode == "binary" else (1, 0)
+        return (2, 1 - (1 << self.bits)) if self.bipolar else (1, 0)
 
     def describe(self) -> str:
         lo, hi = self.valid_range
         if self.mode == "binary":
             return "{-1, +1} (binary)"
+        if self.mode == "bipolar":
+            return f"the odd numbers in [{lo}, {hi}] ({self.bits}-bit bipolar)"
         return f"[{lo}, {hi}] ({self.bits}-bit {self.mode})"
 
 
@@ -84,7 +91,8 @@ def _mode(value: Any, name: str) -> str:
     key = value if isinstance(value, (bool, str)) else None
     if key not in _MODES:
         raise ValueError(
-            f"{name} must be False/'unsigned', True/'signed' or 'binary', or an (a, b) pair of those; "
+            f"{name} must be False/'unsigned', True/'signed', 'binary' or 'bipolar', or an (a, b) pair of "
+            f"those; "
             f"got {value!r}"
         )
     return _MODES[key]
@@ -162,7 +170,8 @@ def _batch_plan(
 
 def _first_bad(x: np.ndarray, coding: _Coding) -> tuple[int, tuple[int, ...]]:
     lo, hi = coding.valid_range
-    bad = (x < lo) | (x > hi) | (x == coding.hole)
+    offset, shift = coding.offset_shift
+    bad = (x < lo) | (x > hi) | (((x.astype(np.int64) + offset) & ((1 << shift) - 1)) != 0)
     first = np.unravel_index(int(np.argmax(bad)), x.shape)
     return int(np.count_nonzero(bad)), tuple(int(i) for i in first)
 
@@ -174,7 +183,7 @@ def _pack(x: np.ndarray, coding: _Coding, axis: int, name: str) -> np.ndarray:
     nb, nr, nc = x3.shape
     lo, hi = coding.valid_range
     offset, shift = coding.offset_shift
-    args = (coding.bits, lo, hi, coding.hole, offset, shift)
+    args = (coding.bits, lo, hi, offset, shift)
     if axis == -1:
         nw = -(-nc // 64)
         out = np.empty((nb, coding.bits, nr, nw), dtype=np.uint64)
@@ -205,7 +214,8 @@ def pack_bitplanes(
         codes: integer array (numpy or CPU torch), shape (..., R, C); values must be codes of
             the mode (module docstring table), else ValueError with the count and first index.
         bits: code width b, 1..4 (binary: 1).
-        signed: False/"unsigned", True/"signed" (two's complement) or "binary" ({-1, +1}).
+        signed: False/"unsigned", True/"signed" (two's complement), "binary" ({-1, +1}) or
+            "bipolar" (odd codes, see the module docstring).
         axis: -1 packs along C (a left operand, K last): result (..., b, R, ceil(C/64));
             -2 packs along R (a right operand, K first): result (..., b, ceil(R/64), C).
 
@@ -242,7 +252,8 @@ def bitserial_matmul(
         a_bits, b_bits: code widths 1..4 (1 for binary).
         signed: code mode of both operands, or an ``(a_mode, b_mode)`` pair: False or
             "unsigned" (0..2**b-1), True or "signed" (two's complement, -2**(b-1)..2**(b-1)-1),
-            "binary" ({-1, +1}, b = 1; binary times binary uses XNOR-popcount).
+            "binary" ({-1, +1}, b = 1; binary times binary uses XNOR-popcount), "bipolar" (odd
+            codes -(2**b-1) .. 2**b-1, e.g. -3, -1, 1, 3 for b = 2; 1-bit bipolar is binary).
 
     Returns:
         int64 numpy array (..., M, N), bit-exactly ``np.matmul`` of the codes as int64
@@ -268,7 +279,7 @@ def bitserial_matmul(
     ap = _pack(a, ca, -1, "a_codes")
     bp = _pack(b, cb, -2, "b_codes")
     out = np.empty((len(a_batch), m, n), dtype=np.int64)
-    if ca.mode == cb.mode == "binary":
+    if ca.bipolar and cb.bipolar and ca.bits == cb.bits == 1:
         # a.b = K - 2 popcount(A xor B): XOR counts the k where a_k != b_k
         weights, use_xor, const = np.full((1, 1), -2, dtype=np.int64), True, k
         row_terms = np.zeros((ap.shape[0], m), dtype=np.int64)

@@ -1,0 +1,25 @@
+"""Bit-serial 2-D convolution of 1-4 bit codes with generated, per-layer tuned kernels
+(Cowan et al., "Automatic generation of high-performance quantized machine learning
+kernels", CGO 2020): :func:`bitserial_conv2d`, its schedule space and tuner, and the int16
+direct convolution it is measured against."""
+
+from lpformats.bitserial_conv.cachedir import cache_root, set_cache_root
+from lpformats.bitserial_conv.int16_conv import int16_conv2d
+from lpformats.bitserial_conv.operator import PackedConvWeights, bitserial_conv2d, pack_conv_weights
+from lpformats.bitserial_conv.schedule import DEFAULT, Schedule, schedule_space
+from lpformats.bitserial_conv.tuner import TuneResult, cpu_key, tune_conv2d
+
+__all__ = [
+    "DEFAULT",
+    "PackedConvWeights",
+    "Schedule",
+    "TuneResult",
+    "bitserial_conv2d",
+    "cache_root",
+    "cpu_key",
+    "int16_conv2d",
+    "pack_conv_weights",
+    "schedule_space",
+    "set_cache_root",
+    "tune_conv2d",
+]
