@@ -124,14 +124,15 @@ def _store(result: TuneResult) -> None:
     _MEMO.clear()
 
 
-_MEMO: dict[tuple[str, float], dict] = {}
+_MEMO: dict[tuple[str, int, int], dict] = {}
 
 
 def lookup(workload: Workload, threads: int | None = None) -> TuneResult | None:
     """The stored choice for ``workload`` on this CPU and thread count, if any."""
     path = _store_path()
     try:
-        stamp = (str(path), path.stat().st_mtime)
+        status = path.stat()
+        stamp = (str(path), status.st_mtime_ns, status.st_size)
     except OSError:
         return None
     if stamp not in _MEMO:
