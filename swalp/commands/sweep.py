@@ -70,6 +70,10 @@ def run_grid(spec: GridSpec, args: argparse.Namespace) -> SweepSummary:
     print(f"{summary.total} points: {summary.skipped} already finished, {summary.finished} finished and "
           f"{summary.failed} failed now, in {summary.wall_time_s:.1f} s "
           f"({summary.runs_per_minute:.1f} runs/min, backend {args.backend})")
+    if summary.other_code:
+        print(f"note: {summary.other_code} of the {summary.skipped} points already finished were run by "
+              f"other code than this (their records' `code`: version and commit); they are kept as they "
+              f"are: delete their runs/KEY.json files, or pass --force, to run them again")
     return summary
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from swalp import cost as costs
 from swalp.distributed import exchange_cost, ranks_agree
 from swalp.experiments.run import Run
+from swalp.provenance import code_version
 from swalp.roles import ROLES
 
 
@@ -33,7 +34,8 @@ def build_record(run: Run, cost: dict[str, Any], bits: dict[str, float], status:
         "formats": {r: run.specs[r].fmt for r in ROLES},
         "rounding": {r: run.specs[r].rounding for r in ROLES},
         "layout": {r: run.specs[r].layout for r in ROLES},
-        "config": config, "status": status, "epochs_done": run.epoch, "epochs": run.history,
+        "config": config, "code": code_version(), "status": status, "epochs_done": run.epoch,
+        "epochs": run.history,
         "steps_per_epoch": len(run.train),
         "final": run.final(finished=status == "finished") if run.history else {},
         "cost": cost, "bits_per_element": bits, "wall_time_s": run.elapsed, "protocol": _protocol_record(run),

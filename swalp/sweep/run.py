@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from swalp.provenance import code_version, same_code
 from swalp.runio.lock import FolderLock
 from swalp.sweep.backends import RunFn, make_backend
 from swalp.sweep.grid import GridSpec, expand_grid
@@ -30,6 +31,8 @@ class SweepSummary:
     Attributes:
         out: the sweep directory; ``csv`` its results table.
         total: points in the grid; ``skipped``: already finished before this call;
+        ``other_code``: how many of those other code produced (their record's ``code``
+        differs from :func:`swalp.provenance.code_version`, or predates the field);
         ``finished``/``failed``: run by this call; ``wall_time_s``: seconds this call took.
     """
 
@@ -37,6 +40,7 @@ class SweepSummary:
     csv: Path
     total: int
     skipped: int
+    other_code: int
     finished: int
     failed: int
     wall_time_s: float
@@ -98,6 +102,8 @@ def _run_locked(spec: GridSpec, points: list[dict[str, Any]], out: str | os.Path
     store.open(spec.to_json(), points, force=force, extend=extend)
     todo = [p for p in store.points if store.status(p["key"]) != "ok"]
     total, skipped = len(store.points), len(store.points) - len(todo)
+    other_code = sum(not same_code(store.record(p["key"])["result"].get("code"), code_version())
+                     for p in store.points if store.status(p["key"]) == "ok")
     counts = {"finished": 0, "failed": 0}
     bar = tqdm(total=total, initial=skipped, disable=not progress, unit="run", desc="sweep",
                dynamic_ncols=True)
@@ -114,7 +120,7 @@ def _run_locked(spec: GridSpec, points: list[dict[str, Any]], out: str | os.Path
         if runner is not None:
             runner.close()
     return SweepSummary(out=store.out, csv=store.csv_path, total=total, skipped=skipped,
-                        finished=counts["finished"], failed=counts["failed"],
+                        other_code=other_code, finished=counts["finished"], failed=counts["failed"],
                         wall_time_s=time.perf_counter() - start)
 
 

@@ -52,3 +52,10 @@ def failing_toy_run(config: Mapping[str, Any]) -> dict[str, Any]:
     if config["formats"]["W"] == "bfp(6)":
         raise ValueError("toy failure at bfp(6)")
     return toy_run(config)
+
+
+def coded_toy_run(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``toy_run`` whose result names the code that ran it, as a real run record does."""
+    from swalp.provenance import code_version
+
+    return toy_run(config) | {"code": code_version()}

@@ -30,8 +30,15 @@ def test_a_sweep_trains_every_point_writes_csv_and_records_and_a_rerun_skips_the
     assert record["status"] == "ok" and record["config"]["formats"]["W"] == "bfp(6)"
 
     assert main(["sweep", *TINY, "--out", str(out)]) == 0
-    assert "3 points: 3 already finished, 0 finished and 0 failed now" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "3 points: 3 already finished, 0 finished and 0 failed now" in printed
+    assert "other code" not in printed
     assert len(read_csv(out / "results.csv")) == 3
+
+    record["result"]["code"]["version"] = "0.0.1"  # as if an older release had run this point
+    (out / "runs" / f"{swalp6['key']}.json").write_text(json.dumps(record))
+    assert main(["sweep", *TINY, "--out", str(out)]) == 0
+    assert "note: 1 of the 3 points already finished were run by other code" in capsys.readouterr().out
 
 
 def test_another_grid_in_the_same_directory_is_refused_unless_extended(tmp_path, capsys):
