@@ -30,6 +30,7 @@ import math
 from torch import nn
 
 from swalp.dropout import Dropout
+from swalp.lossscale.branch import Branch
 
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 VGG_DIGITS = (32, 32, "M", 64, 64, "M")
@@ -130,11 +131,13 @@ class _Basic(nn.Module):
         self.downsample = None
         if stride != 1 or inplanes != planes * self.expansion:
             self.downsample = nn.Sequential(_conv1x1(inplanes, planes * self.expansion, stride))
+        self.branch = Branch()  # the input feeds both paths (adaptive loss scaling merges their errors)
 
     def forward(self, x):
+        shortcut, x = self.branch(x)
         out = self.conv1(self.relu1(self.bn1(x)))
         out = self.conv2(self.relu2(self.bn2(out)))
-        return out + (x if self.downsample is None else self.downsample(x))
+        return out + (shortcut if self.downsample is None else self.downsample(shortcut))
 
     def quantized_modules(self) -> list[nn.Module]:
         return [self.relu1, self.conv1, self.relu2, self.conv2]
@@ -154,12 +157,14 @@ class _Bottleneck(nn.Module):
         self.downsample = None
         if stride != 1 or inplanes != planes * 4:
             self.downsample = nn.Sequential(_conv1x1(inplanes, planes * 4, stride))
+        self.branch = Branch()  # the input feeds both paths (adaptive loss scaling merges their errors)
 
     def forward(self, x):
+        shortcut, x = self.branch(x)
         out = self.conv1(self.relu1(self.bn1(x)))
         out = self.conv2(self.relu2(self.bn2(out)))
         out = self.conv3(self.relu3(self.bn3(out)))
-        return out + (x if self.downsample is None else self.downsample(x))
+        return out + (shortcut if self.downsample is None else self.downsample(shortcut))
 
     def quantized_modules(self) -> list[nn.Module]:
         return [self.relu1, self.conv1, self.relu2, self.conv2, self.relu3, self.conv3]

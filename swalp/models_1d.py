@@ -8,7 +8,8 @@
 * :class:`MNIST1DMLP` (``MLPBase``): ``h = relu(linear1(x)); h = h + relu(linear2(h));
   linear3(h)`` with 100 hidden units: 15,210 parameters. Quantizers after the ReLUs round
   both summands of the residual sum; the sum itself, the classifier's input, is not rounded
-  again.
+  again. ``h`` is handed to the sum and to ``linear2`` by a
+  :class:`~swalp.lossscale.branch.Branch` (a no-op unless adaptive loss scaling is attached).
 * :class:`MNIST1DDeepMLP` (ours, not the paper's): a deep narrow MLP, ``depth`` linear layers
   (default 10: nine hidden layers of ``width`` 64, each followed by a ReLU, then the linear
   classifier): 36,554 parameters. Weights start from He's normal initialization (``fan_in``,
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from swalp.data_mnist1d import CLASSES, SEQUENCE_LENGTH
+from swalp.lossscale.branch import Branch
 
 #: Kernel sizes of the CNN's convolutions (stride 2, padding 1 each).
 KERNELS = (5, 3, 3)
@@ -55,10 +57,12 @@ class MNIST1DMLP(nn.Module):
         self.linear1, self.relu1 = nn.Linear(length, hidden), nn.ReLU()
         self.linear2, self.relu2 = nn.Linear(hidden, hidden), nn.ReLU()
         self.classifier = nn.Linear(hidden, classes)
+        self.branch = Branch()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.relu1(self.linear1(x.reshape(len(x), -1)))
-        h = h + self.relu2(self.linear2(h))
+        shortcut, h = self.branch(h)
+        h = shortcut + self.relu2(self.linear2(h))
         return self.classifier(h)
 
 
