@@ -91,14 +91,14 @@ def error_range(fmt: str | lpformats.Format) -> tuple[float, float]:
     parsed = lpformats.parse(fmt) if isinstance(fmt, str) else fmt
     if isinstance(parsed, lpformats.FloatFormat):
         if (parsed.exp, parsed.man) == (8, 23):
-            raise ValueError("adaptive loss scaling: the errors are float32, nothing underflows; give role E a "
-                             "low-precision float or fixed-point format")
+            raise ValueError("adaptive loss scaling: the errors are float32, nothing underflows; give role E "
+                             "a low-precision float or fixed-point format")
         return (parsed.smallest_subnormal if parsed.subnormals else parsed.smallest_normal), parsed.max_value
     if isinstance(parsed, lpformats.FixedPoint):
         return parsed.step, parsed.max_value
-    raise ValueError(f"adaptive loss scaling needs an error format with a fixed range (float or fixed point); "
-                     f"{parsed} shares an exponent per block that follows the data, so it has no underflow "
-                     "threshold to scale against")
+    raise ValueError(f"adaptive loss scaling needs an error format with a fixed range (float or fixed "
+                     f"point); {parsed} shares an exponent per block that follows the data, so it has no "
+                     "underflow threshold to scale against")
 
 
 def reduction_length(module: nn.Module) -> int:
@@ -140,11 +140,12 @@ def power_of_two_floor(value: float) -> float:
     """The largest power of two ``<= value`` (``value`` positive and finite)."""
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"a scale must be positive and finite, got {value!r}")
-    mantissa, exponent = math.frexp(value)  # value = mantissa * 2^exponent, mantissa in [0.5, 1)
+    _, exponent = math.frexp(value)  # value = mantissa * 2^exponent, mantissa in [0.5, 1)
     return math.ldexp(1.0, exponent - 1)
 
 
-def layer_scale(raw: float, carried: float, layer_cap: float = LAYER_CAP, total_cap: float = TOTAL_CAP) -> float:
+def layer_scale(raw: float, carried: float, layer_cap: float = LAYER_CAP,
+                total_cap: float = TOTAL_CAP) -> float:
     """Steps 4-5: ``raw`` (steps 1-3) capped by ``total_cap / carried`` and ``layer_cap``,
     rounded down to a power of two."""
     return power_of_two_floor(min(raw, total_cap / carried, layer_cap))
@@ -165,8 +166,8 @@ def common_scale(largest_unscaled: float, scales: list[float], u_max: float) -> 
     while scale >= BRANCH_FLOOR and largest_unscaled * scale >= u_max:
         scale /= 2
     if largest_unscaled * scale >= u_max:
-        raise BranchOverflowError(f"errors of largest unscaled magnitude {largest_unscaled:g} overflow {u_max:g} at "
-                                  f"every scale down to {BRANCH_FLOOR:g}")
+        raise BranchOverflowError(f"errors of largest unscaled magnitude {largest_unscaled:g} overflow "
+                                  f"{u_max:g} at every scale down to {BRANCH_FLOOR:g}")
     return scale
 
 
@@ -260,10 +261,11 @@ class AdaptiveScaler:
         self.fmt = str(fmt)
         self.u_min, self.u_max = error_range(fmt)
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"adaptive loss scaling: every (steps between recomputations) must be an integer >= 1, "
-                             f"got {every!r}")
+            raise ValueError(f"adaptive loss scaling: every (steps between recomputations) must be an "
+                             f"integer >= 1, got {every!r}")
         if not (isinstance(t_uf, (int, float)) and 0 < t_uf < 1):
-            raise ValueError(f"adaptive loss scaling: t_uf (target underflow fraction) must be in (0, 1), got {t_uf!r}")
+            raise ValueError(f"adaptive loss scaling: t_uf (target underflow fraction) must be in (0, 1), "
+                             f"got {t_uf!r}")
         for name, value in (("layer_cap", layer_cap), ("total_cap", total_cap)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
                 raise ValueError(f"adaptive loss scaling: {name} must be a finite number >= 1, got {value!r}")
@@ -300,8 +302,8 @@ class AdaptiveScaler:
             if not own:
                 continue
             if isinstance(module, nn.modules.conv._ConvTransposeNd):
-                raise ValueError(f"adaptive loss scaling: {name} is a transposed convolution, whose backward GEMM "
-                                 "it does not size; not supported")
+                raise ValueError(f"adaptive loss scaling: {name} is a transposed convolution, whose backward "
+                                 "GEMM it does not size; not supported")
             kind = "layer" if isinstance(module, SCALED_TYPES) else "passthrough"
             self.sites[name] = _Site(kind=kind, parameters=own)
             for p in own:
@@ -334,8 +336,9 @@ class AdaptiveScaler:
         """Scale of the error arriving at output ``index`` of ``node``."""
         scales = {c.scale_out for c in getattr(node, CONSUMERS).get(index, []) if c.scale_out is not None}
         if len(scales) > 1:
-            raise ValueError(f"adaptive loss scaling: errors with scales {sorted(scales)} meet at the output of "
-                             f"{site}, which several layers use: mark the point with swalp.lossscale.branch.Branch")
+            raise ValueError(f"adaptive loss scaling: errors with scales {sorted(scales)} meet at the output "
+                             f"of {site}, which several layers use: mark the point with "
+                             "swalp.lossscale.branch.Branch")
         return scales.pop() if scales else self.init
 
     def _updating(self, site: _Site) -> bool:
@@ -367,8 +370,8 @@ class AdaptiveScaler:
             try:
                 target = site.raw = common_scale(largest, scales, self.u_max)
             except BranchOverflowError as err:
-                raise BranchOverflowError(f"adaptive loss scaling, branch {name} at step {self.steps + 1}: {err}") \
-                    from None
+                raise BranchOverflowError(
+                    f"adaptive loss scaling, branch {name} at step {self.steps + 1}: {err}") from None
         else:
             target = site.raw
         site.scale, site.carried, site.updated_at = target, target, self.steps
@@ -400,12 +403,13 @@ class AdaptiveScaler:
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "steps": self.steps,
-                "sites": {name: {"raw": s.raw, "scale": s.scale, "carried": s.carried, "updated_at": s.updated_at}
-                          for name, s in self.sites.items()}}
+                "sites": {name: {"raw": s.raw, "scale": s.scale, "carried": s.carried,
+                                 "updated_at": s.updated_at} for name, s in self.sites.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != self.kind:
-            raise ValueError(f"a {state.get('kind')!r} scaler's state cannot be loaded into an adaptive scaler")
+            raise ValueError(f"a {state.get('kind')!r} scaler's state cannot be loaded into an adaptive "
+                             "scaler")
         if set(state["sites"]) != set(self.sites):
             raise ValueError("the checkpoint's adaptive loss scaling covers other layers than this model's")
         self.steps = int(state["steps"])
