@@ -63,6 +63,7 @@ from torch import nn
 
 import lpformats
 from swalp.lossscale.branch import Branch
+from swalp.lossscale.scalers import DEFAULT_PATIENCE, LossScaler
 
 #: Target fraction of underflowing products (``n_uf_threshold``).
 T_UF = 1e-3
@@ -171,6 +172,23 @@ def common_scale(largest_unscaled: float, scales: list[float], u_max: float) -> 
     return scale
 
 
+def check_options(init: float = 1.0, every: int = 1, t_uf: float = T_UF, layer_cap: float = LAYER_CAP,
+                  total_cap: float = TOTAL_CAP) -> None:
+    """Refuse bad options of :class:`AdaptiveScaler` (a ``ValueError`` naming the option)."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"adaptive loss scaling: every (steps between recomputations) must be an "
+                         f"integer >= 1, got {every!r}")
+    if not (isinstance(t_uf, (int, float)) and 0 < t_uf < 1):
+        raise ValueError(f"adaptive loss scaling: t_uf (target underflow fraction) must be in (0, 1), "
+                         f"got {t_uf!r}")
+    for name, value in (("layer_cap", layer_cap), ("total_cap", total_cap)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
+            raise ValueError(f"adaptive loss scaling: {name} must be a finite number >= 1, got {value!r}")
+    if not (isinstance(init, (int, float)) and init > 0 and math.isfinite(init)
+            and power_of_two_floor(init) == init):
+        raise ValueError(f"adaptive loss scaling: init must be a power of two > 0, got {init!r}")
+
+
 @dataclass
 class _Call:
     """One forward call of a scaled site: the scale its error leaves with (set in backward)."""
@@ -239,8 +257,13 @@ def _register_consumer(x: torch.Tensor, call: _Call) -> None:
         stack.extend(node.next_functions)
 
 
-class AdaptiveScaler:
-    """Adaptive layer-wise loss scaling (module docstring) for errors in format ``fmt``.
+class AdaptiveScaler(LossScaler):
+    """Adaptive layer-wise loss scaling (module docstring) for errors in format ``fmt``, a
+    per-layer :class:`~swalp.lossscale.scalers.LossScaler`: :meth:`attach` installs it in a
+    model, :meth:`gradient_scale` is the scale each parameter's gradient carries. A step whose
+    gradients overflow is skipped (the scales are recomputed from the next step's errors); more
+    than ``patience`` overflowing steps in a row stop the run (there is no lower scale to fall
+    back to: the scaler is always at its floor).
 
     Args:
         fmt: the error format (role ``E``): ``u_min``/``u_max`` come from it (:func:`error_range`).
@@ -248,6 +271,7 @@ class AdaptiveScaler:
         every: recompute the statistics every ``every`` optimizer steps (>= 1).
         t_uf: target underflow fraction, in (0, 1).
         layer_cap, total_cap: the bounds of step 4 (>= 1).
+        patience: consecutive overflowing steps tolerated.
 
     Raises:
         ValueError: a bad option or a format without a fixed range.
@@ -257,28 +281,26 @@ class AdaptiveScaler:
     per_layer = True
 
     def __init__(self, fmt: str | lpformats.Format, init: float = 1.0, every: int = 1, t_uf: float = T_UF,
-                 layer_cap: float = LAYER_CAP, total_cap: float = TOTAL_CAP) -> None:
+                 layer_cap: float = LAYER_CAP, total_cap: float = TOTAL_CAP,
+                 patience: int = DEFAULT_PATIENCE) -> None:
+        super().__init__(patience)
         self.fmt = str(fmt)
         self.u_min, self.u_max = error_range(fmt)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"adaptive loss scaling: every (steps between recomputations) must be an "
-                             f"integer >= 1, got {every!r}")
-        if not (isinstance(t_uf, (int, float)) and 0 < t_uf < 1):
-            raise ValueError(f"adaptive loss scaling: t_uf (target underflow fraction) must be in (0, 1), "
-                             f"got {t_uf!r}")
-        for name, value in (("layer_cap", layer_cap), ("total_cap", total_cap)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
-                raise ValueError(f"adaptive loss scaling: {name} must be a finite number >= 1, got {value!r}")
-        if not (isinstance(init, (int, float)) and init > 0 and math.isfinite(init)
-                and power_of_two_floor(init) == init):
-            raise ValueError(f"adaptive loss scaling: init must be a power of two > 0, got {init!r}")
+        check_options(init=init, every=every, t_uf=t_uf, layer_cap=layer_cap, total_cap=total_cap)
         self.init, self.every, self.t_uf = float(init), every, float(t_uf)
         self.layer_cap, self.total_cap = float(layer_cap), float(total_cap)
-        self.steps = 0
         self.sites: dict[str, _Site] = {}
         self._site_of: dict[int, str] = {}  # id(parameter) -> site
         self._branch_names: dict[int, str] = {}  # id(Branch module) -> site
         self.model: nn.Module | None = None
+
+    @property
+    def loss_scale(self) -> float:
+        return self.init
+
+    @property
+    def at_floor(self) -> bool:
+        return True
 
     # -- installing -------------------------------------------------------------------------
 
@@ -401,18 +423,20 @@ class AdaptiveScaler:
         return {name: {"scale": site.scale, "carried": site.carried} for name, site in self.sites.items()
                 if site.kind != "passthrough"}
 
+    def record(self) -> dict[str, Any]:
+        """The loss scale and, per layer and branch, the latest backward pass's ``scale`` and
+        ``carried`` scale (:meth:`layer_scales`): take it after the backward pass."""
+        return {**super().record(), "layer_scales": self.layer_scales()}
+
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "steps": self.steps,
+        return {**super().state_dict(),
                 "sites": {name: {"raw": s.raw, "scale": s.scale, "carried": s.carried,
                                  "updated_at": s.updated_at} for name, s in self.sites.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("kind") != self.kind:
-            raise ValueError(f"a {state.get('kind')!r} scaler's state cannot be loaded into an adaptive "
-                             "scaler")
-        if set(state["sites"]) != set(self.sites):
+        if state.get("kind") == self.kind and set(state["sites"]) != set(self.sites):
             raise ValueError("the checkpoint's adaptive loss scaling covers other layers than this model's")
-        self.steps = int(state["steps"])
+        super().load_state_dict(state)
         for name, values in state["sites"].items():
             site = self.sites[name]
             site.raw = None if values["raw"] is None else float(values["raw"])

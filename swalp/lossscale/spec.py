@@ -10,6 +10,12 @@
   is ``FLOOR`` from optimizer step ``STEP`` on (the first at step 0); keys as ``dynamic``
   except ``floor``. The schedule has no default: the right floors depend on the model, the
   format and the batch (see :mod:`swalp.lossscale.scalers`).
+* ``adaptive`` or ``adaptive:KEY=VALUE,...``: adaptive layer-wise loss scaling
+  (:mod:`swalp.lossscale.adaptive`), with keys ``init`` (the loss's scale, a power of two,
+  default 1), ``every`` (optimizer steps between recomputations of the statistics, default 1),
+  ``t_uf`` (target underflow fraction, default 1e-3), ``layer_cap`` (default 16),
+  ``total_cap`` (default 1024) and ``patience``. Its ``u_min``/``u_max`` come from the run's
+  error format (role ``E``), which :func:`build_scaler` needs.
 
 Numbers are decimal (``65536``, ``1e4``) or powers of two (``2^16``). ``static:S`` may also
 be written ``static:scale=S`` and a static scaler takes ``patience`` too.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 
+from swalp.lossscale import adaptive
 from swalp.lossscale.scalers import (
     DEFAULT_PATIENCE,
     DynamicScaler,
@@ -28,15 +35,17 @@ from swalp.lossscale.scalers import (
     StaticScaler,
 )
 
-KINDS = ("none", "static", "dynamic", "enhanced")
+KINDS = ("none", "static", "dynamic", "enhanced", "adaptive")
 _KEYS = {
     "static": ("scale", "patience"),
     "dynamic": ("init", "interval", "floor", "ceiling", "patience"),
     "enhanced": ("floors", "init", "interval", "ceiling", "patience"),
+    "adaptive": ("init", "every", "t_uf", "layer_cap", "total_cap", "patience"),
 }
-_INTEGER_KEYS = ("interval", "patience")
+_INTEGER_KEYS = ("interval", "patience", "every")
 _POWER = re.compile(r"^\s*(-?[0-9.]+)\s*\^\s*(-?[0-9]+)\s*$")
-_EXAMPLES = "none, static:1024, dynamic, dynamic:init=2^10,interval=200, enhanced:floors=0:2^8/1000:2^10"
+_EXAMPLES = ("none, static:1024, dynamic, dynamic:init=2^10,interval=200, enhanced:floors=0:2^8/1000:2^10, "
+             "adaptive, adaptive:every=10")
 
 
 def _number(text: str, what: str) -> float:
@@ -111,19 +120,39 @@ def parse_loss_scale(text: str | None) -> dict | None:
         raise ValueError("loss scale: enhanced needs its floor schedule, e.g. "
                          "enhanced:floors=0:2^8/1000:2^10 (floor 256 from step 0, 1024 from step 1000)")
     try:
-        build_scaler(options)  # checks the values
+        _check_values(options)
     except ValueError as err:
         raise ValueError(f"loss scale {text!r}: {err}") from None
     return options
 
 
-def build_scaler(options: dict | None) -> LossScaler | None:
-    """The scaler of parsed options (:func:`parse_loss_scale`); None for no scaling."""
+def _check_values(options: dict) -> None:
+    """Raise ValueError for values the scaler would refuse (without building an adaptive one,
+    whose error format comes later)."""
+    if options["kind"] == "adaptive":
+        values = {k: v for k, v in options.items() if k not in ("kind", "patience")}
+        adaptive.check_options(**values)
+        LossScaler(options.get("patience", DEFAULT_PATIENCE))
+    else:
+        build_scaler(options)
+
+
+def build_scaler(options: dict | None, errors: str | None = None) -> LossScaler | None:
+    """The scaler of parsed options (:func:`parse_loss_scale`); None for no scaling.
+    ``errors``: the run's error format (role ``E``), needed by ``adaptive``.
+
+    Raises:
+        ValueError: ``adaptive`` without ``errors``, or with an error format it cannot scale.
+    """
     if options is None:
         return None
     values = {k: v for k, v in options.items() if k != "kind"}
     values.setdefault("patience", DEFAULT_PATIENCE)
     kind = options["kind"]
+    if kind == "adaptive":
+        if errors is None:
+            raise ValueError("adaptive loss scaling needs the error format (role E) to size its scales")
+        return adaptive.AdaptiveScaler(errors, **values)
     if kind == "static":
         return StaticScaler(**values)
     if kind == "dynamic":
@@ -143,6 +172,11 @@ def format_loss_scale(options: dict | None) -> str:
     """The canonical spelling of parsed options (every key, in a fixed order)."""
     if options is None:
         return "none"
+    if options["kind"] == "adaptive":
+        scaler = build_scaler(options, errors="fp16")  # the spelling does not depend on the format
+        return (f"adaptive:init={_spell(scaler.init)},every={scaler.every},t_uf={scaler.t_uf!r},"
+                f"layer_cap={_spell(scaler.layer_cap)},total_cap={_spell(scaler.total_cap)},"
+                f"patience={scaler.patience}")
     scaler = build_scaler(options)
     if isinstance(scaler, StaticScaler):
         return f"static:{_spell(scaler.scale)},patience={scaler.patience}"

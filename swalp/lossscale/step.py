@@ -65,6 +65,8 @@ class ScaledStep:
             optimizer.step()
         else:
             self.scaler.scale_loss(loss).backward()
+            if self.scaler.per_layer:  # its scales are chosen during the backward pass
+                scale = self.scaler.record()
             quantize = getattr(optimizer, "quantize_gradients", None)
             if quantize is not None:
                 quantize()

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import lpformats
+from swalp.lossscale import ScaledStep, build_scaler, canonical_loss_scale, parse_loss_scale
 from swalp.lossscale.adaptive import (
     AdaptiveScaler,
     BranchOverflowError,
@@ -230,3 +231,37 @@ def test_state_round_trips_and_refuses_another_model():
     other.attach(MNIST1DDeepMLP(depth=4))
     with pytest.raises(ValueError, match="other layers"):
         other.load_state_dict(scaler.state_dict())
+
+
+def test_spelling_adaptive_with_its_keys_and_refusals():
+    assert canonical_loss_scale("adaptive") == ("adaptive:init=2^0,every=1,t_uf=0.001,layer_cap=2^4,"
+                                                "total_cap=2^10,patience=8")
+    assert canonical_loss_scale("adaptive:every=10,init=2^4").startswith("adaptive:init=2^4,every=10,")
+    for bad, message in (("adaptive:every=0", "every"), ("adaptive:init=3", "power of two"),
+                         ("adaptive:t_uf=2", "t_uf"), ("adaptive:floor=2", "adaptive takes keys")):
+        with pytest.raises(ValueError, match=message):
+            parse_loss_scale(bad)
+    with pytest.raises(ValueError, match="needs the error format"):
+        build_scaler(parse_loss_scale("adaptive"))
+    with pytest.raises(ValueError, match="no underflow threshold"):
+        build_scaler(parse_loss_scale("adaptive"), errors="bfp8")
+    assert build_scaler(parse_loss_scale("adaptive:every=4"), errors="fp8_e5m2").every == 4
+
+
+def test_a_scaled_step_unscales_steps_and_records_this_steps_scales():
+    torch.manual_seed(0)
+    model = MNIST1DDeepMLP(depth=4)
+    reference = copy.deepcopy(model)
+    scaler = build_scaler(parse_loss_scale("adaptive"), errors="fp8_e5m2")
+    step = ScaledStep(model, scaler, None, every=1)
+    x, y = torch.randn(30, 40) * 1e-3, torch.randint(0, 10, (30,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert not step.backward_step(nn.functional.cross_entropy(model(x), y), optimizer, 0)
+    reference_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    nn.functional.cross_entropy(reference(x), y).backward()
+    reference_optimizer.step()
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(p, q)
+    row = step.history[0]
+    assert row["layer_scales"] == scaler.layer_scales() and row["scale"] == 1.0
+    assert row["layer_scales"]["classifier"]["scale"] > 1 and scaler.steps == 1
