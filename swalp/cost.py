@@ -99,3 +99,68 @@ def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleS
         "speedup_vs_fp32": float(compare.total_speedup),
         "energy_ratio_vs_fp32": float(compare.total_energy_ratio),
     }
+
+
+def _gradient_layers(model: nn.Module, example: torch.Tensor, tag: str) -> list:
+    """The GEMMs of one gradient evaluation of ``model`` on a batch like ``example`` (forward,
+    backward-data, backward-weight; no update), renamed ``<layer>.<tag>``."""
+    import dataclasses
+
+    import accel_model
+
+    step = accel_model.Workload.from_torch(model, example, training=True)
+    return [dataclasses.replace(layer, name=f"{layer.name}.{tag}") for layer in step.layers
+            if layer.kind != "elementwise"]
+
+
+def variance_reduced_step_cost(model: nn.Module, example: torch.Tensor, full_batch: torch.Tensor,
+                               specs: Mapping[str, RoleSpec], period: int,
+                               accelerator: str = DEFAULT_ACCELERATOR,
+                               gradients_per_step: int = 2) -> dict[str, object]:
+    """Cost of one inner step of SVRG or HALP with the outer loop amortised, as
+    :func:`step_cost` reports it.
+
+    One inner step: ``gradients_per_step`` gradient evaluations of the minibatch (``example``;
+    SVRG and HALP as torchhalp computes them: at the iterate and at the anchor) and one update
+    of the weights (element-wise work), at the run's formats. Every ``period`` inner steps the
+    outer loop evaluates the full gradient at the anchor in fp32 (one gradient evaluation on
+    ``full_batch``, the whole training set) on the same accelerator (an int8 array pays fp32's
+    multi-pass MACs there); the step carries ``1 / period`` of it. The ``fp32`` baseline is the
+    same step of full-precision SVRG on native fp32 MACs, so ``speedup_vs_fp32`` compares with
+    fp32 SVRG. Extra keys: ``inner_cycles``, ``outer_cycles`` (one full-gradient pass),
+    ``period``, ``gradients_per_step``."""
+    import accel_model
+
+    inner_step = accel_model.Workload.from_torch(model, example, training=True)
+    updates = [layer for layer in inner_step.layers if layer.kind == "elementwise"]
+    gradients = [g for k in range(gradients_per_step) for g in _gradient_layers(model, example, f"grad{k}")]
+    inner = inner_step.with_layers(gradients + updates, suffix=".vr")
+    outer = inner_step.with_layers(_gradient_layers(model, full_batch, "full"), suffix=".full_gradient")
+    formats, rounding = accel_formats(specs)
+    hardware = accel_model.Accelerator.preset(accelerator)
+    if not any(spec.enabled for spec in specs.values()):
+        hardware = hardware.native_fp32()
+    full_precision = dict.fromkeys(formats, "fp32")
+    ours_inner = accel_model.estimate(inner, hardware, formats=formats, rounding=rounding)
+    ours_outer = accel_model.estimate(outer, hardware, formats=full_precision, rounding="nearest")
+    base_inner, base_outer = (report.compare(baseline="fp32") for report in (ours_inner, ours_outer))
+
+    def amortised(inner_total: object, outer_total: object, what: str) -> float:
+        return float(getattr(inner_total, what)) + float(getattr(outer_total, what)) / period
+
+    cycles = amortised(ours_inner.total, ours_outer.total, "total_cycles")
+    energy = amortised(ours_inner.total, ours_outer.total, "energy_pj")
+    base_cycles = amortised(base_inner.baseline.total, base_outer.baseline.total, "total_cycles")
+    base_energy = amortised(base_inner.baseline.total, base_outer.baseline.total, "energy_pj")
+    return {
+        "accelerator": accelerator,
+        "baseline": f"{base_inner.label}, full-precision SVRG's step",
+        "cycles_per_step": cycles,
+        "energy_pj_per_step": energy,
+        "speedup_vs_fp32": base_cycles / cycles,
+        "energy_ratio_vs_fp32": base_energy / energy,
+        "inner_cycles": float(ours_inner.total.total_cycles),
+        "outer_cycles": float(ours_outer.total.total_cycles),
+        "period": period,
+        "gradients_per_step": gradients_per_step,
+    }

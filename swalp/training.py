@@ -50,7 +50,7 @@ def train_epoch(
         loss = task.loss(model(x), y)
         bad = ~torch.isfinite(loss)
         if loss.device.type == "cpu" and bad:
-            _diverged(str(loss.item()), epoch, step)
+            diverged(str(loss.item()), epoch, step)
         elif loss.device.type != "cpu":
             first_bad = torch.where(bad, step, -1) if first_bad is None else torch.where(
                 (first_bad < 0) & bad, step, first_bad)
@@ -65,7 +65,7 @@ def train_epoch(
         count += len(y)
         step += 1
     if first_bad is not None and int(first_bad) >= 0:
-        _diverged("not finite", epoch, int(first_bad))
+        diverged("not finite", epoch, int(first_bad))
     stream = getattr(optimizer, "stream", None)
     if stream is not None:
         stream.raise_if_nan_seen()
@@ -73,7 +73,8 @@ def train_epoch(
     return total / count
 
 
-def _diverged(loss: str, epoch: int, step: int) -> None:
+def diverged(loss: str, epoch: int, step: int) -> None:
+    """Raise :class:`NonFiniteError` for a loss ``loss`` (its text) at ``epoch`` and ``step`` (0-based)."""
     raise NonFiniteError(f"training diverged: loss is {loss} at epoch {epoch + 1}, step {step + 1}")
 
 

@@ -168,13 +168,16 @@ class RunConfig:
         return filled
 
     def specs(self) -> dict:
-        """Role specs in effect: the given formats for low-precision methods, fp32 otherwise;
-        convex tasks have no activations, so ``A`` and ``E`` are fp32 there."""
+        """Role specs in effect: the given formats for the roles a low-precision method rounds
+        (:attr:`swalp.methods.Method.roles`), fp32 otherwise; convex tasks have no activations,
+        so ``A`` and ``E`` are fp32 there."""
         specs = role_specs(self.formats, self.rounding, self.layout)
-        if not get_method(self.method).low_precision:
+        method = get_method(self.method)
+        if not method.low_precision:
             return role_specs("fp32", self.rounding, self.layout)
-        if get_task(self.task).convex:
-            fmts = {r: ("fp32" if r in ("A", "E") else specs[r].fmt) for r in ROLES}
+        unused = set(ROLES) - set(method.roles) | ({"A", "E"} if get_task(self.task).convex else set())
+        if unused:
+            fmts = {r: ("fp32" if r in unused else specs[r].fmt) for r in ROLES}
             return role_specs(fmts, self.rounding, self.layout)
         return specs
 

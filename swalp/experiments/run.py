@@ -96,8 +96,8 @@ class Run:
         self.trainer = self.method.trainer(self)
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        """The trainer's optimizer."""
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The trainer's torch optimizer (None for a method without one)."""
         return self.trainer.optimizer
 
     @property
@@ -160,7 +160,7 @@ class Run:
             update_bn(self.train_in_order, self.model)
         test_loss, test_error = evaluate(self.model, self.test, self.task)
         row: dict[str, Any] = {
-            "epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+            "epoch": self.epoch + 1, "lr": self.trainer.last_lr(), "train_loss": train_loss,
             "test_loss": test_loss, "test_error": test_error, "swa_test_error": None,
             "dist_to_opt": self.distance(self.model), "swa_dist_to_opt": None,
         }

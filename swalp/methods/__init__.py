@@ -18,6 +18,8 @@ MODULES = (
     "sgd",
     "swa",
     "swalp",
+    "svrg",
+    "halp",
 )
 #: The SWALP paper's four methods (``swalp demo`` and the SWALP reproductions train these).
 SWALP_METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from swalp.roles import ROLES
+
 if TYPE_CHECKING:  # the run imports the methods; the methods only read the run
     from swalp.experiments.config import RunConfig
     from swalp.experiments.run import Run
@@ -87,9 +89,11 @@ def int_at_least(minimum: int) -> Callable[[str, Any], None]:
 class Trainer:
     """The per-run part of a method, built by :meth:`Method.trainer` once the run's model,
     data, schedule and stream exist. Subclasses implement :meth:`train_epoch` and set
-    :attr:`optimizer` (its first group's ``lr`` goes into each epoch's history row)."""
+    :attr:`optimizer` (its first group's ``lr`` goes into each epoch's history row), or
+    override :meth:`last_lr` when they have no torch optimizer."""
 
-    optimizer: torch.optim.Optimizer
+    #: The torch optimizer, if the method steps through one.
+    optimizer: torch.optim.Optimizer | None = None
     #: The running average of the iterates (averaging methods), else None.
     averager: Any = None
 
@@ -104,6 +108,10 @@ class Trainer:
             NonFiniteError: training diverged.
         """
         raise NotImplementedError
+
+    def last_lr(self) -> float:
+        """The learning rate of the last step (the epoch's history row ``lr``)."""
+        return self.optimizer.param_groups[0]["lr"]
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint entries of the method (merged into the run's checkpoint: their keys must
@@ -137,6 +145,8 @@ class Method:
         options: the :class:`Option` s it takes (``RunConfig.method_options``).
         convex_only: the method runs on convex tasks only (it needs full-gradient passes or
             the optimum).
+        roles: the roles a low-precision method rounds to their formats; the others are fp32
+            in its run (and its record).
     """
 
     name: str = ""
@@ -145,6 +155,7 @@ class Method:
     averaging: bool = False
     options: tuple[Option, ...] = ()
     convex_only: bool = False
+    roles: tuple[str, ...] = ROLES
 
     def check(self, config: RunConfig) -> None:
         """Refuse a resolved ``config`` this method cannot train (formats, tasks, option
