@@ -5,6 +5,7 @@ deterministic batch iterator.
   training and 500 test images, standardized with the training mean and standard deviation
   (over all pixels for images, per feature for vectors).
 * :func:`synthetic_regression`: ``y = X w* + noise`` with Gaussian ``X``, a fixed seed.
+* :func:`halp_regression`: torchhalp's noiseless ``make_regression`` example (100 x 5).
 * :func:`cifar`: CIFAR-10/100 from a local directory in torchvision's pickle format (never
   downloaded); per-channel normalization, and for training a random crop of the image padded
   with 4 black pixels, then a random horizontal flip, as the SWALP code's data pipeline.
@@ -130,6 +131,18 @@ def synthetic_regression(features: int = 64, train: int = 1024, test: int = 256,
     y = x @ w_star + noise * rng.standard_normal(train + test)
     xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
     return Dataset(xt[:train], yt[:train], xt[train:], yt[train:])
+
+
+def halp_regression() -> Dataset:
+    """The linear-regression example of HazyResearch/torchhalp (``examples/regression/main.py``):
+    scikit-learn's ``make_regression(n_samples=100, n_features=5, random_state=0xc0ffee)``,
+    noiseless (``y = X w*`` exactly, ``w*`` from 14 to 46). It is an optimization problem, not a
+    learning one: the test set is the training set."""
+    from sklearn.datasets import make_regression
+
+    x, y = make_regression(n_samples=100, n_features=5, random_state=0xC0FFEE)
+    xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+    return Dataset(xt, yt, xt, yt)
 
 
 #: (subdirectory, training files, test file, label key) of torchvision's CIFAR layouts.

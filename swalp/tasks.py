@@ -156,6 +156,11 @@ def _regression() -> datasets.Dataset:
     return datasets.synthetic_regression()
 
 
+@functools.lru_cache(maxsize=1)
+def _halp_regression() -> datasets.Dataset:
+    return datasets.halp_regression()
+
+
 def _no_data_dir(loader: Callable[[], datasets.Dataset]) -> Callable[[str | None], datasets.Dataset]:
     return lambda data_dir: loader()
 
@@ -187,6 +192,14 @@ TASKS: dict[str, Task] = {
         "linreg", "linear regression on synthetic data (64 features, 1024 examples)", REGRESSION,
         _no_data_dir(_regression), lambda: nn.Linear(64, 1, bias=False),
         dict(epochs=20, batch_size=8, lr=0.02, swa_lr=0.02, swa_start=2, momentum=0.0, weight_decay=0.0,
+             schedule="constant"),
+        convex=True),
+    "halp-linreg": Task(
+        "halp-linreg", "torchhalp's linear-regression example (make_regression: 100 examples, 5 features, "
+        "noiseless; test set = training set)", REGRESSION, _no_data_dir(_halp_regression),
+        lambda: nn.Linear(5, 1, bias=False),
+        # torchhalp: batch 1, lr 1e-3 on MSELoss, i.e. 2e-3 on our half MSE; 100 epochs (its README)
+        dict(epochs=100, batch_size=1, lr=2e-3, swa_lr=2e-3, swa_start=50, momentum=0.0, weight_decay=0.0,
              schedule="constant"),
         convex=True),
     "logreg": Task(

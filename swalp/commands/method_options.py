@@ -16,8 +16,7 @@ def add_method_option_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("method options (each applies to the methods named)")
     for option in all_options().values():
         group.add_argument(option.flag, dest=f"option_{option.name}", type=option.parse,
-                           help=f"{option.help} (methods {', '.join(methods_taking(option.name))}; "
-                                f"default {option.default})")
+                           help=f"{option.describe()} (methods {', '.join(methods_taking(option.name))})")
     parser.add_argument("--log-every", type=int,
                         help="a per-step row (loss; distance to the optimum on convex tasks) in the record's "
                              "'steps' every N optimizer steps (default: none)")

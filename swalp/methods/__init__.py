@@ -82,8 +82,7 @@ def methods_markdown() -> str:
     for method in REGISTRY.values():
         line = f"  - `{method.name}`: {method.description}"
         if method.options:
-            line += "; options " + ", ".join(f"`{o.flag}` ({o.help}; default {o.default})"
-                                             for o in method.options)
+            line += "; options " + ", ".join(f"`{o.flag}` ({o.describe()})" for o in method.options)
         lines.append(line + ".")
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ class Option:
             ``--name-with-dashes`` in ``swalp train`` and ``swalp sweep``.
         parse: command-line text -> value (``int``, ``float``, ``str``).
         default: the value a run takes when the config does not set it.
-        help: one line for ``--help``: meaning and unit.
+        help: one line for ``--help``: meaning and unit (and what a None default means).
         check: value -> None, raising ``ValueError`` naming the option when the value is bad
             (see :func:`positive_int`, :func:`positive_float`, :func:`one_of`).
     """
@@ -43,6 +43,10 @@ class Option:
     default: Any
     help: str
     check: Callable[[str, Any], None]
+
+    def describe(self) -> str:
+        """``help``, with ``; default VALUE`` unless the default is None."""
+        return self.help if self.default is None else f"{self.help}; default {self.default}"
 
     @property
     def flag(self) -> str:

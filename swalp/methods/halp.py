@@ -99,8 +99,10 @@ class HALPTrainer(VarianceReducedTrainer):
 
     def record_fields(self) -> dict[str, Any]:
         fields = super().record_fields()
-        fields["variance_reduced"] |= {"offset_bits": self.bits, "mu": self.mu,
-                                       "rounding": self.codes.rounding, "scale": [float(s) for s in self.scale]}
+        scales = [float(s) for s in self.scale]
+        rounding = self.codes.rounding
+        fields["variance_reduced"] |= {"offset_bits": self.bits, "mu": self.mu, "rounding": rounding,
+                                       "scale": scales}
         return fields
 
 

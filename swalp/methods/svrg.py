@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.func import functional_call, grad_and_value
+from torch.func import functional_call
 
 from swalp.cost import variance_reduced_step_cost
 from swalp.methods.base import Method, Option, Trainer, positive_int
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from swalp.experiments.run import Run
 
 #: ``T``: inner steps per outer loop (shared by ``svrg-fp``, ``svrg-lp`` and ``halp``).
-PERIOD = Option("svrg_period", int, None, "inner steps T between full gradients (default: one epoch)",
+PERIOD = Option("svrg_period", int, None, "inner steps T between full gradients; default one epoch",
                 lambda label, value: value is None or positive_int(label, value))
 
 
@@ -58,11 +58,11 @@ class Gradients:
         """``(mean loss, gradient per parameter tensor)`` at ``weights`` on batch ``(x, y)``
         (the loss without the weight-decay term, as SGD's training loss)."""
 
-        def loss_of(params: dict[str, torch.Tensor]) -> torch.Tensor:
-            return self.task.loss(functional_call(self.model, params, (x,)), y)
-
-        grads, loss = grad_and_value(loss_of)(dict(zip(self.names, weights, strict=True)))
-        out = [grads[name] for name in self.names]
+        leaves = [w.detach().requires_grad_(True) for w in weights]
+        params = dict(zip(self.names, leaves, strict=True))
+        with torch.enable_grad():
+            loss = self.task.loss(functional_call(self.model, params, (x,)), y)
+            out = list(torch.autograd.grad(loss, leaves))
         if self.weight_decay:
             out = [g.add(w, alpha=self.weight_decay) for g, w in zip(out, weights, strict=True)]
         return loss.detach(), out
