@@ -119,10 +119,21 @@ def update_work(layer: Layer, swa_cycle: int | None) -> list[Layer]:
     return out
 
 
-def training_step(workload: Workload, swa_cycle: int | None = None) -> Workload:
+def unscale_work(layer: Layer) -> list[Layer]:
+    """Loss scaling's element-wise work on the weight gradient of ``layer`` (none when it has no
+    weights): each element multiplied by 1/S and checked for inf/NaN."""
+    if layer.filter_role != "weights":
+        return []
+    return [Layer(f"{layer.name}.unscale", kind="elementwise", op="unscale",
+                  elements=layer.filter_elements * layer.repeat, reads=("gradients",), writes=("gradients",))]
+
+
+def training_step(workload: Workload, swa_cycle: int | None = None, loss_scaling: bool = False) -> Workload:
     """One training step of forward ``workload``: forward, backward GEMMs, element-wise updates.
 
     ``swa_cycle``: SWA averages the weights every ``swa_cycle`` steps (an int >= 1), or None.
+    ``loss_scaling``: the gradients are unscaled and checked before the update
+    (:func:`unscale_work`; the scaling of the loss itself is one multiply, not counted).
     """
     if swa_cycle is not None and (
         isinstance(swa_cycle, bool) or not isinstance(swa_cycle, int) or swa_cycle < 1
@@ -137,4 +148,6 @@ def training_step(workload: Workload, swa_cycle: int | None = None) -> Workload:
     for i in reversed(range(len(forward))):
         backward.extend(backward_gemms(forward[i], first=i == 0))
     updates = [u for layer in forward for u in update_work(layer, swa_cycle)]
+    if loss_scaling:
+        updates = [u for layer in forward for u in unscale_work(layer)] + updates
     return workload.with_layers(forward + backward + updates, suffix=".train")

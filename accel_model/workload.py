@@ -13,8 +13,9 @@ ROLES = ("weights", "activations", "errors", "gradients", "accumulators", "state
 #: Element-wise operations: (multiplies, adds) of arithmetic per element, vector-unit operations
 #: per element. ``update``: SGD with momentum (m = rho*m + g; w -= lr*m); ``swa``: running average
 #: w_swa = (n*w_swa + w)/(n+1); ``quantize``: max-reduce and round, its energy is charged by the
-#: quantization rules of ``accel_model.estimate`` (not as arithmetic).
-ELEMENTWISE_OPS = {"update": (2, 2, 4), "swa": (2, 1, 3), "quantize": (0, 0, 2)}
+#: quantization rules of ``accel_model.estimate`` (not as arithmetic); ``unscale``: loss scaling's
+#: g = g * (1/S) and the check that g is finite (a compare, charged as an add).
+ELEMENTWISE_OPS = {"update": (2, 2, 4), "swa": (2, 1, 3), "quantize": (0, 0, 2), "unscale": (1, 1, 2)}
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,11 @@ class Workload:
         """Total multiply-accumulates."""
         return sum(layer.macs for layer in self.layers)
 
-    def training_step(self, swa_cycle: int | None = None) -> Workload:
+    def training_step(self, swa_cycle: int | None = None, loss_scaling: bool = False) -> Workload:
         """The work of one training step of this (forward) workload; see :mod:`accel_model.training`."""
         from accel_model.training import training_step
 
-        return training_step(self, swa_cycle=swa_cycle)
+        return training_step(self, swa_cycle=swa_cycle, loss_scaling=loss_scaling)
 
     @classmethod
     def from_scalesim_topology(cls, path: str | Path, layout: str = "auto") -> Workload:
@@ -194,18 +195,23 @@ class Workload:
         swa_cycle: int | None = None,
         *,
         skip_unsupported: bool = False,
+        loss_scaling: bool = False,
     ) -> Workload:
         """Trace a ``torch.nn.Module`` on ``example_input``; see :func:`accel_model.tracing.trace`.
 
         ``training=True`` returns the work of one training step (:meth:`training_step`), with SWA
-        averaging every ``swa_cycle`` steps when given.
+        averaging every ``swa_cycle`` steps when given and the unscaling of the gradients with
+        ``loss_scaling``.
         """
         from accel_model.tracing import trace
 
         workload = trace(module, example_input, skip_unsupported=skip_unsupported)
-        if swa_cycle is not None and not training:
-            raise ValueError("swa_cycle needs training=True (SWA averaging is part of a training step)")
-        return workload.training_step(swa_cycle=swa_cycle) if training else workload
+        if (swa_cycle is not None or loss_scaling) and not training:
+            raise ValueError("swa_cycle and loss_scaling need training=True (both are part of a training "
+                             "step)")
+        if not training:
+            return workload
+        return workload.training_step(swa_cycle=swa_cycle, loss_scaling=loss_scaling)
 
     def with_layers(self, layers: list[Layer], suffix: str = "") -> Workload:
         """A copy with other layers (same skipped list)."""

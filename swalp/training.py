@@ -24,13 +24,17 @@ def train_epoch(
     epoch: int,
     averager: Averager | None = None,
     on_step: Callable[[torch.Tensor], None] | None = None,
+    backward_step: Callable[[torch.Tensor, torch.optim.Optimizer, int], object] | None = None,
 ) -> float:
     """Train ``model`` for epoch ``epoch`` (0-based) on this rank's share of each batch (see
     :mod:`swalp.distributed`); returns the mean training loss over all ranks.
 
     The learning rate of each step comes from ``schedule``; after the steps that
     ``schedule.average_after`` names, the iterate joins ``averager``; then ``on_step`` (if
-    given) is called with the step's loss (this rank's minibatch loss, a tensor). On CPU each loss is
+    given) is called with the step's loss (this rank's minibatch loss, a tensor).
+    ``backward_step`` (``(loss, optimizer, global step)``, e.g.
+    :meth:`swalp.lossscale.ScaledStep.backward_step`) replaces ``loss.backward();
+    optimizer.step()`` when given. On CPU each loss is
     checked as it comes; on other devices the loss sum and the first non-finite step are kept
     on the device and read once, at the end of the epoch, so that the host never waits for
     the device within an epoch (the error is the same, raised later).
@@ -54,8 +58,12 @@ def train_epoch(
         elif loss.device.type != "cpu":
             first_bad = torch.where(bad, step, -1) if first_bad is None else torch.where(
                 (first_bad < 0) & bad, step, first_bad)
-        (loss if share == 1.0 else loss * share).backward()
-        optimizer.step()
+        shared = loss if share == 1.0 else loss * share
+        if backward_step is None:
+            shared.backward()
+            optimizer.step()
+        else:
+            backward_step(shared, optimizer, step)
         if averager is not None and schedule.average_after(step):
             averager.update(model)
         if on_step is not None:

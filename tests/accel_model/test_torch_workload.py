@@ -1,5 +1,7 @@
 """Workload.from_torch: traced GEMMs equal the hand-written SCALE-Sim topology; training-step work."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -154,6 +156,25 @@ def test_training_step_adds_backward_gemms_and_elementwise_work():
     assert step.macs == 3 * forward_macs - fwd["conv1"].macs
 
 
+def test_loss_scaling_adds_an_unscale_of_each_weight_gradient_charged_as_elementwise_work():
+    example = torch.randn(8, 3, 32, 32)
+    plain = Workload.from_torch(SmallCNN(), example, training=True)
+    scaled = Workload.from_torch(SmallCNN(), example, training=True, loss_scaling=True)
+    unscale = [x for x in scaled if x.op == "unscale"]
+    weights = [x for x in plain if x.kind == "elementwise" and x.op == "update"]
+    assert [x.name for x in unscale] == [x.name.replace(".update", ".unscale") for x in weights]
+    assert [x.elements for x in unscale] == [x.elements for x in weights]
+    assert all(x.reads == ("gradients",) and x.writes == ("gradients",) for x in unscale)
+    formats = {r: "fp8_e5m2" for r in ("weights", "activations", "errors", "gradients")} | {"state": "fp16"}
+    costs = [estimate(w, Accelerator.preset("tpu_v1"), formats).total for w in (plain, scaled)]
+    assert costs[1].energy_pj > costs[0].energy_pj
+    lanes = Accelerator.preset("tpu_v1").cols  # 2 vector operations per element
+    assert costs[1].compute_cycles - costs[0].compute_cycles == sum(math.ceil(x.elements * 2 / lanes)
+                                                                    for x in unscale)
+    with pytest.raises(ValueError, match="loss_scaling need training=True"):
+        Workload.from_torch(SmallCNN(), example, loss_scaling=True)
+
+
 def test_swalp_style_call_costs_less_than_fp32():
     workload = Workload.from_torch(SmallCNN(), torch.randn(8, 3, 32, 32), training=True, swa_cycle=4)
     formats = {r: "bfp8" for r in ("weights", "activations", "errors", "gradients", "state")}
@@ -168,7 +189,7 @@ def test_swalp_style_call_costs_less_than_fp32():
 def test_bad_torch_inputs():
     with pytest.raises(TypeError, match=r"module must be a torch\.nn\.Module"):
         Workload.from_torch(lambda x: x, torch.randn(1))
-    with pytest.raises(ValueError, match="swa_cycle needs training=True"):
+    with pytest.raises(ValueError, match="swa_cycle and loss_scaling need training=True"):
         Workload.from_torch(nn.Linear(2, 2), torch.randn(1, 2), swa_cycle=3)
     with pytest.raises(ValueError, match="swa_cycle must be an int >= 1"):
         Workload.from_torch(nn.Linear(2, 2), torch.randn(1, 2), training=True, swa_cycle=0)

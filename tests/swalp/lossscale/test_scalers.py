@@ -144,3 +144,34 @@ def test_spellings_read_back_canonically():
 def test_bad_spellings_are_refused_naming_the_problem(text, message):
     with pytest.raises(ValueError, match=message):
         parse_loss_scale(text)
+
+
+@pytest.mark.parametrize("kind, formats, message", [
+    ("static:8", {"E": "fp32"}, "E=fp32 nothing underflows"),
+    ("dynamic", {"E": "bfp8"}, "block format"),
+    ("static:8", {"E": "mxfp8_e5m2"}, "block format"),
+    ("dynamic", {"E": "fixed(8,6)"}, "role E's format fixed\\(8,6\\) saturates"),
+    ("enhanced:floors=0:2", {"E": "fp8_e5m2", "G": "fp4_e2m1"}, "role G's format fp4_e2m1 saturates"),
+    ("dynamic", {"E": "float(4,3,style=fn,overflow=saturate)"}, "saturates instead"),
+])
+def test_loss_scaling_refused_with_formats_it_cannot_work_with(kind, formats, message):
+    from swalp.lossscale.checks import check_loss_scaling
+    from swalp.roles import role_specs
+
+    specs = role_specs({"W": "fp8_e5m2", "A": "fp8_e5m2", "G": "fp8_e5m2", "M": "fp16"} | formats, "nearest")
+    with pytest.raises(ValueError, match=message):
+        check_loss_scaling(parse_loss_scale(kind), specs)
+
+
+@pytest.mark.parametrize("kind, formats", [
+    ("dynamic", {"E": "fp8_e5m2", "G": "fp8_e5m2"}),
+    ("dynamic", {"E": "fp8_e4m3", "G": "fp32"}),  # E4M3 (fn) overflows to NaN
+    ("static:64", {"E": "fixed(8,6)", "G": "fixed(8,6)"}),  # a static scale with saturating formats
+    ("none", {"E": "bfp8"}),
+])
+def test_loss_scaling_accepted_where_it_works(kind, formats):
+    from swalp.lossscale.checks import check_loss_scaling
+    from swalp.roles import role_specs
+
+    specs = role_specs({"W": "fp8_e5m2", "A": "fp8_e5m2", "M": "fp16"} | formats)
+    check_loss_scaling(parse_loss_scale(kind), specs)
