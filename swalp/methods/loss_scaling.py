@@ -1,0 +1,56 @@
+"""Loss scaling as a method option (``--loss-scale``, ``--stats-every``), shared by the
+low-precision SGD methods (``sgd-lp``, ``swalp``, ``fp8``): the options, their checks, and the
+:class:`~swalp.lossscale.ScaledStep` a trainer runs its steps through.
+
+A run gets a :class:`~swalp.lossscale.ScaledStep` when it scales the loss (``--loss-scale``
+other than ``none``) or its method always records error statistics (``fp8``); it then keeps
+the loss-scaling history (scale, skipped steps, per-layer underflow/overflow of the errors
+every ``stats_every`` steps) in its checkpoints and in its record's ``loss_scaling``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from swalp.lossscale import ErrorStatistics, ScaledStep, build_scaler, parse_loss_scale
+from swalp.lossscale.checks import check_loss_scaling
+from swalp.methods.base import Option, positive_int
+
+if TYPE_CHECKING:
+    from swalp.experiments.config import RunConfig
+    from swalp.experiments.run import Run
+
+
+def _check_loss_scale(label: str, value: Any) -> None:
+    try:
+        parse_loss_scale(value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{label}: {err}") from None
+
+
+LOSS_SCALE = Option(
+    "loss_scale", str, "none",
+    "loss scaling: none, static:S, dynamic[:init=2^16,interval=2000,floor=1,...], "
+    "enhanced:floors=STEP:FLOOR/STEP:FLOOR/...[,init=...] (README, 'Loss scaling')",
+    _check_loss_scale)
+STATS_EVERY = Option(
+    "stats_every", int, 10,
+    "with loss scaling (and always for fp8): loss scale and per-layer error underflow/overflow "
+    "recorded every N optimizer steps", positive_int)
+OPTIONS = (LOSS_SCALE, STATS_EVERY)
+
+
+def check(config: RunConfig) -> None:
+    """Refuse loss scaling the run's formats cannot use (see :mod:`swalp.lossscale.checks`)."""
+    check_loss_scaling(parse_loss_scale(config.method_options["loss_scale"]), config.specs())
+
+
+def scaled_step(run: Run, always: bool = False) -> ScaledStep | None:
+    """The run's :class:`~swalp.lossscale.ScaledStep`: with a loss scale, or ``always``
+    (statistics without scaling); None otherwise."""
+    options = run.config.method_options
+    scaler = build_scaler(parse_loss_scale(options["loss_scale"]))
+    if scaler is None and not always:
+        return None
+    every = options["stats_every"]
+    return ScaledStep(run.model, scaler, ErrorStatistics(run.model, every), every)
