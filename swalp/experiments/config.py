@@ -169,8 +169,9 @@ class RunConfig:
 
     def specs(self) -> dict:
         """Role specs in effect: the given formats for the roles a low-precision method rounds
-        (:attr:`swalp.methods.Method.roles`), fp32 otherwise; convex tasks have no activations,
-        so ``A`` and ``E`` are fp32 there."""
+        (:attr:`swalp.methods.Method.roles`), fp32 otherwise, as the method's
+        :meth:`~swalp.methods.base.Method.role_specs` adjusts them; convex tasks have no
+        activations, so ``A`` and ``E`` are fp32 there."""
         specs = role_specs(self.formats, self.rounding, self.layout)
         method = get_method(self.method)
         if not method.low_precision:
@@ -178,8 +179,8 @@ class RunConfig:
         unused = set(ROLES) - set(method.roles) | ({"A", "E"} if get_task(self.task).convex else set())
         if unused:
             fmts = {r: ("fp32" if r in unused else specs[r].fmt) for r in ROLES}
-            return role_specs(fmts, self.rounding, self.layout)
-        return specs
+            specs = role_specs(fmts, self.rounding, self.layout)
+        return method.role_specs(self, specs)
 
 
 def resolve_method_options(method_name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:

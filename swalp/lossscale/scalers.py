@@ -145,9 +145,9 @@ class LossScaler:
             self.floor_overflows += 1
             if self.floor_overflows > self.patience:
                 raise LossScaleFloorError(
-                    f"the errors overflowed on {self.floor_overflows} consecutive steps with the loss scale "
-                    f"at its floor {self.loss_scale:g} (patience {self.patience}): lower the floor or the "
-                    "scale")
+                    f"the step overflowed (inf/NaN gradients) {self.floor_overflows} times in a row with "
+                    f"the loss scale at its floor {self.loss_scale:g} (patience {self.patience}): lower the "
+                    "floor or the scale")
         else:
             self.floor_overflows = 0
         self._overflow()

@@ -11,7 +11,8 @@ an overflow started in.
 
 Layers are named by the quantizer's place in the model: the module whose output it rounds
 (``features.1``), or ``output`` for the quantizer of the model's output (errors of the loss
-with respect to the logits) and ``input`` for the input's.
+with respect to the logits). The input's quantizer is left out: no error flows back to the
+input.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ OUTPUT_QUANTIZER_NAME = "logits_quantizer"
 
 def layer_name(path: str) -> str:
     """The layer a quantizer at module path ``path`` belongs to."""
-    if path == INPUT_QUANTIZER_NAME:
-        return "input"
     if path == OUTPUT_QUANTIZER_NAME:
         return "output"
     suffix = "." + QUANTIZER_NAME
@@ -56,7 +55,7 @@ class ErrorStatistics:
                              f"got {every!r}")
         self.every = every
         self.quantizers = {layer_name(path): q for path, q in model.named_modules()
-                           if isinstance(q, Quantizer) and q.errors.enabled}
+                           if isinstance(q, Quantizer) and q.errors.enabled and path != INPUT_QUANTIZER_NAME}
         if not self.quantizers:
             raise ValueError("the model has no quantizer that rounds errors (role E is fp32): "
                              "nothing to count")

@@ -12,8 +12,9 @@
    quantizers and of the gradients' rounding, and none of the update's (weights, momentum,
    master weights); a resumed run replays the same draws.
 4. every ``every`` steps (and on every skipped step) a row joins the history: the step, the
-   scale it used, whether it was skipped, the skipped steps so far and the per-layer
-   statistics (:class:`~swalp.lossscale.stats.ErrorStatistics`).
+   scale it used, whether it was skipped, the skipped steps so far, where an overflow started
+   (``overflow_at``: ``layer NAME`` for an error, ``gradient of PARAMETER`` for a weight
+   gradient) and the per-layer statistics (:class:`~swalp.lossscale.stats.ErrorStatistics`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ScaledStep:
         self.statistics = statistics
         self.every = statistics.every if statistics is not None else every
         self.history: list[dict[str, Any]] = []
+        self.overflow_at: str | None = None
         if scaler is not None:
             scaler.attach(model)
 
@@ -72,12 +74,11 @@ class ScaledStep:
                 quantize()
             params = [p for group in optimizer.param_groups for p in group["params"]]
             overflow = self.scaler.unscale_(params)
+            self.overflow_at = self._overflow_place(params) if overflow else None
             try:
                 skipped = self.scaler.update(overflow)
             except LossScaleFloorError as err:
-                layer = stats.first_nonfinite if stats is not None else None
-                where = f" (layer {layer})" if layer is not None else ""
-                raise LossScaleFloorError(f"step {step + 1}{where}: {err}") from None
+                raise LossScaleFloorError(f"step {step + 1} ({self.overflow_at}): {err}") from None
             if not skipped:
                 if quantize is not None:
                     optimizer.step(gradients_quantized=True)
@@ -87,13 +88,25 @@ class ScaledStep:
             self.history.append(self._row(step, scale, skipped))
         return skipped
 
+    def _overflow_place(self, params: list[torch.Tensor]) -> str:
+        """Where an overflow started: the first layer (backward order) whose rounded error was
+        not finite, else the first parameter whose gradient was not (the weight-gradient GEMM
+        overflowed role G's format)."""
+        if self.statistics is not None and self.statistics.first_nonfinite is not None:
+            return f"layer {self.statistics.first_nonfinite}"
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        for p in params:
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                return f"gradient of {names.get(id(p), 'a parameter')}"
+        return "unknown place"
+
     def _row(self, step: int, scale: dict[str, float] | None, skipped: bool) -> dict[str, Any]:
         row: dict[str, Any] = {"step": step, "skipped": skipped}
         if scale is not None:
             row.update(scale)
             row["skipped_total"] = self.scaler.skipped
+            row["overflow_at"] = self.overflow_at
         if self.statistics is not None:
-            row["overflow_layer"] = self.statistics.first_nonfinite
             row["layers"] = self.statistics.row()
         return row
 

@@ -20,6 +20,7 @@ MODULES = (
     "swalp",
     "svrg",
     "halp",
+    "fp8",
 )
 #: The SWALP paper's four methods (``swalp demo`` and the SWALP reproductions train these).
 SWALP_METHODS = ("sgd-fp", "swa-fp", "sgd-lp", "swalp")

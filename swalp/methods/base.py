@@ -160,6 +160,14 @@ class Method:
     options: tuple[Option, ...] = ()
     convex_only: bool = False
     roles: tuple[str, ...] = ROLES
+    #: Runs its steps through a :class:`~swalp.lossscale.ScaledStep` (error statistics) even
+    #: without loss scaling (methods that take ``loss_scale``; see :mod:`swalp.methods.loss_scaling`).
+    always_scaled_step: bool = False
+
+    def role_specs(self, config: RunConfig, specs: dict[str, Any]) -> dict[str, Any]:
+        """The role specs the method trains with, from the config's low-precision ``specs``
+        (default: unchanged; e.g. ``fp8`` puts its master weights in role M)."""
+        return specs
 
     def check(self, config: RunConfig) -> None:
         """Refuse a resolved ``config`` this method cannot train (formats, tasks, option
@@ -172,8 +180,11 @@ class Method:
     def step_cost(self, run: Run) -> dict[str, Any]:
         """The accelerator cost of one training step (see :func:`swalp.cost.step_cost`): by
         default the traced forward/backward/update step of the run's model at its formats,
-        with SWA averaging every cycle for averaging methods."""
+        with SWA averaging every cycle for averaging methods and the unscaling of the
+        gradients when the trainer scales the loss."""
         from swalp import cost as costs
 
         swa_cycle = run.schedule.cycle_steps if self.averaging else None
-        return costs.step_cost(run.task.build(), run.example, run.specs, swa_cycle, run.config.accelerator)
+        scaled = getattr(run.trainer, "scaled_step", None)
+        return costs.step_cost(run.task.build(), run.example, run.specs, swa_cycle, run.config.accelerator,
+                               loss_scaling=scaled is not None and scaled.scaler is not None)

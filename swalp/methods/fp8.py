@@ -47,11 +47,10 @@ def _check_master_format(label: str, value: Any) -> None:
         raise ValueError(f"{label}: {err}") from None
 
 
-MASTER_FORMAT = Option("master_format", str, "fp16",
-                       "fp8: format of the master weights and momentum (any lpformats spelling; fp32: none)",
+MASTER_FORMAT = Option("master_format", str, "fp16", "format of the master weights and momentum",
                        _check_master_format)
 MASTER_ROUNDING = Option("master_rounding", str, "stochastic",
-                         "fp8: rounding of the master-weight update (stochastic, or nearest: the ablation)",
+                         "rounding of the master-weight update (nearest: the ablation)",
                          one_of("stochastic", "nearest"))
 
 
@@ -76,9 +75,9 @@ class FP8(Method):
     """The ``fp8`` method (see the module docstring)."""
 
     name = "fp8"
-    description = ("FP8 training (Mellempudi et al. 2019): W, A, E, G in the run's float formats (W, A "
-                   "nearest), master weights in --master-format updated with --master-rounding, loss "
-                   "scaling by --loss-scale")
+    description = ("FP8 training (Mellempudi et al. 2019): W, A, E, G in the run's float formats (W and A "
+                   "rounded to nearest), the logits' error rounded too, master weights and momentum in "
+                   "--master-format (role M), loss scaling")
     low_precision = True
     averaging = False
     options = (*loss_scaling.OPTIONS, MASTER_FORMAT, MASTER_ROUNDING)

@@ -30,13 +30,12 @@ def _check_loss_scale(label: str, value: Any) -> None:
 
 LOSS_SCALE = Option(
     "loss_scale", str, "none",
-    "loss scaling: none, static:S, dynamic[:init=2^16,interval=2000,floor=1,...], "
-    "enhanced:floors=STEP:FLOOR/STEP:FLOOR/...[,init=...] (README, 'Loss scaling')",
-    _check_loss_scale)
+    "loss scaling: none, static:S, dynamic[:KEY=VALUE,...] or enhanced:floors=STEP:FLOOR/... "
+    "(README, 'Loss scaling')", _check_loss_scale)
 STATS_EVERY = Option(
     "stats_every", int, 10,
-    "with loss scaling (and always for fp8): loss scale and per-layer error underflow/overflow "
-    "recorded every N optimizer steps", positive_int)
+    "loss scale, skipped steps and per-layer error underflow/overflow recorded every N optimizer "
+    "steps (runs with loss scaling, and fp8)", positive_int)
 OPTIONS = (LOSS_SCALE, STATS_EVERY)
 
 

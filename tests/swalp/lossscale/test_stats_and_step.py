@@ -125,7 +125,7 @@ def test_an_overflowing_step_is_skipped_weights_momentum_and_masters_unchanged()
     assert stream.counter - counter == 3
     row = scaled.history[-1]
     assert row["skipped"] and row["scale"] == 2.0**40 and row["skipped_total"] == 1
-    assert row["overflow_layer"] == "relu" and row["layers"]["relu"]["overflow"] > 0
+    assert row["overflow_at"] == "layer relu" and row["layers"]["relu"]["overflow"] > 0
 
 
 def test_a_clean_scaled_step_equals_the_unscaled_step_when_nothing_underflows():
@@ -152,5 +152,5 @@ def test_overflow_beyond_patience_at_the_floor_stops_naming_step_and_layer():
     optimizer.zero_grad()
     assert step.backward_step(nn.functional.cross_entropy(model(x), y), optimizer, 0)  # skipped, patience 1
     optimizer.zero_grad()
-    with pytest.raises(LossScaleFloorError, match=r"step 2 \(layer relu\): the errors overflowed on 2"):
+    with pytest.raises(LossScaleFloorError, match=r"step 2 \(layer relu\): the step overflowed .* 2 times"):
         step.backward_step(nn.functional.cross_entropy(model(x), y), optimizer, 1)
