@@ -9,7 +9,7 @@ from typing import Any
 from swalp import cost as costs
 from swalp import protocols
 from swalp.devices import resolve_device
-from swalp.methods import get_method, methods_taking
+from swalp.methods import all_options, get_method, methods_taking
 from swalp.methods.base import positive_int
 from swalp.roles import ROLES, RoleSpec, role_specs
 from swalp.schedules import parse_policy
@@ -93,11 +93,16 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, formats/rounding/layout expanded to one entry per role; the fields
-        of :data:`OMITTED_WHEN_EMPTY` only when they hold something."""
+        of :data:`OMITTED_WHEN_EMPTY` only when they hold something, and method options with
+        ``omit_default`` only when they differ from their default."""
         out = dataclasses.asdict(self)
         for name in ("formats", "rounding", "layout"):
             value = out[name]
             out[name] = dict.fromkeys(ROLES, value) if isinstance(value, str) else dict(value)
+        if out["method_options"]:
+            omitted = {o.name: o.default for o in all_options().values() if o.omit_default}
+            out["method_options"] = {name: value for name, value in out["method_options"].items()
+                                     if name not in omitted or value != omitted[name]}
         for name in OMITTED_WHEN_EMPTY:
             if out[name] is None or out[name] == {}:
                 del out[name]

@@ -36,6 +36,9 @@ class Option:
         help: one line for ``--help``: meaning and unit (and what a None default means).
         check: value -> None, raising ``ValueError`` naming the option when the value is bad
             (see :func:`positive_int`, :func:`positive_float`, :func:`one_of`).
+        omit_default: a config's :meth:`~swalp.experiments.RunConfig.to_dict` leaves the option
+            out while it holds its default (an option added to a method that had runs before:
+            their configs, sweep keys and resumable folders stay the same).
     """
 
     name: str
@@ -43,6 +46,7 @@ class Option:
     default: Any
     help: str
     check: Callable[[str, Any], None]
+    omit_default: bool = False
 
     def describe(self) -> str:
         """``help``, with ``; default VALUE`` unless the default is None."""

@@ -6,6 +6,10 @@ A run gets a :class:`~swalp.lossscale.ScaledStep` when it scales the loss (``--l
 other than ``none``) or its method always records error statistics (``fp8``); it then keeps
 the loss-scaling history (scale, skipped steps, per-layer underflow/overflow of the errors
 every ``stats_every`` steps) in its checkpoints and in its record's ``loss_scaling``.
+
+Both options are left out of a config's dict while at their defaults (``omit_default``): the
+configs, sweep keys and run folders of ``sgd-lp`` and ``swalp`` runs made before the options
+existed stay valid.
 """
 
 from __future__ import annotations
@@ -31,11 +35,11 @@ def _check_loss_scale(label: str, value: Any) -> None:
 LOSS_SCALE = Option(
     "loss_scale", str, "none",
     "loss scaling: none, static:S, dynamic[:KEY=VALUE,...] or enhanced:floors=STEP:FLOOR/... "
-    "(README, 'Loss scaling')", _check_loss_scale)
+    "(README, 'Loss scaling')", _check_loss_scale, omit_default=True)
 STATS_EVERY = Option(
     "stats_every", int, 10,
     "loss scale, skipped steps and per-layer error underflow/overflow recorded every N optimizer "
-    "steps (runs with loss scaling, and fp8)", positive_int)
+    "steps (runs with loss scaling, and fp8)", positive_int, omit_default=True)
 OPTIONS = (LOSS_SCALE, STATS_EVERY)
 
 

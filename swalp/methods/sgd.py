@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from swalp.methods import loss_scaling
-from swalp.methods.base import Method, Trainer
+from swalp.methods.base import Method, Option, Trainer
 from swalp.optim import LowPrecisionSGD
 from swalp.swa import Averager
 from swalp.training import train_epoch
@@ -70,13 +70,15 @@ class SGD(Method):
     every role (:class:`~swalp.optim.LowPrecisionSGD`, quantizers on activations and errors),
     ``averaging`` adds SWA's running mean of the iterates."""
 
-    def __init__(self, name: str, description: str, *, low_precision: bool, averaging: bool) -> None:
+    def __init__(self, name: str, description: str, *, low_precision: bool, averaging: bool,
+                 options: tuple[Option, ...] | None = None) -> None:
         self.name, self.description = name, description
         self.low_precision, self.averaging = low_precision, averaging
-        self.options = loss_scaling.OPTIONS if low_precision else ()
+        if options is not None:
+            self.options = options
 
     def check(self, config: RunConfig) -> None:
-        if self.low_precision:
+        if loss_scaling.LOSS_SCALE in self.options:
             loss_scaling.check(config)
 
     def trainer(self, run: Run) -> SGDTrainer:
@@ -86,5 +88,5 @@ class SGD(Method):
 METHODS = (
     SGD("sgd-fp", "float32 SGD (formats ignored)", low_precision=False, averaging=False),
     SGD("sgd-lp", "low-precision SGD: W, A, E, G, M rounded to their formats every step (SWALP paper)",
-        low_precision=True, averaging=False),
+        low_precision=True, averaging=False, options=loss_scaling.OPTIONS),
 )

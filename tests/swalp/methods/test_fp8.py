@@ -122,3 +122,12 @@ def test_a_sweep_runs_the_fp8_method_with_its_options(tmp_path, capsys):
     assert point["status"] == "ok" and point["config"]["method_options"]["loss_scale"] == "dynamic"
     assert point["result"]["rounding"]["M"] == "nearest"
     assert point["result"]["loss_scaling"]["scaler"]["kind"] == "dynamic"
+
+
+def test_loss_scaling_options_at_their_defaults_stay_out_of_the_config_dict():
+    base = dict(FP8, method="sgd-lp", formats="fp8_e5m2")
+    assert "method_options" not in RunConfig(**base).resolved().to_dict()  # old sgd-lp keys unchanged
+    scaled = RunConfig(**base, method_options={"loss_scale": "static:8"}).resolved().to_dict()
+    assert scaled["method_options"] == {"loss_scale": "static:8"}
+    assert fp8().resolved().to_dict()["method_options"] == {"master_format": "fp16",
+                                                            "master_rounding": "stochastic"}

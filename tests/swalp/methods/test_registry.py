@@ -93,8 +93,12 @@ def test_method_options_default_checked_and_refused_where_they_do_not_apply(toy)
     with pytest.raises(ValueError, match=r"toy_count \(--toy-count\) must be a positive integer, got 0"):
         RunConfig(method="toy", method_options={"toy_count": 0}, **LINREG).resolved()
     with pytest.raises(ValueError, match="method option 'toy_count' does not apply to method sgd-lp "
-                                         r"\(it is an option of toy\); sgd-lp's options: none"):
+                                         r"\(it is an option of toy\); sgd-lp's options: loss_scale, "
+                                         "stats_every"):
         RunConfig(method="sgd-lp", method_options={"toy_count": 2}, **LINREG).resolved()
+    with pytest.raises(ValueError, match="method option 'toy_count' does not apply to method sgd-fp "
+                                         r"\(it is an option of toy\); sgd-fp's options: none"):
+        RunConfig(method="sgd-fp", method_options={"toy_count": 2}, **LINREG).resolved()
     with pytest.raises(ValueError, match=r"method option 'speed' does not apply to method toy \(no method "
                                          r"takes it\); toy's options: toy_count"):
         RunConfig(method="toy", method_options={"speed": 2}, **LINREG).resolved()
