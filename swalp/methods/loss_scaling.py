@@ -34,8 +34,8 @@ def _check_loss_scale(label: str, value: Any) -> None:
 
 LOSS_SCALE = Option(
     "loss_scale", str, "none",
-    "loss scaling: none, static:S, dynamic[:KEY=VALUE,...] or enhanced:floors=STEP:FLOOR/... "
-    "(README, 'Loss scaling')", _check_loss_scale, omit_default=True)
+    "loss scaling: none, static:S, dynamic[:KEY=VALUE,...], enhanced:floors=STEP:FLOOR/... or "
+    "adaptive[:KEY=VALUE,...] (README, 'Loss scaling')", _check_loss_scale, omit_default=True)
 STATS_EVERY = Option(
     "stats_every", int, 10,
     "loss scale, skipped steps and per-layer error underflow/overflow recorded every N optimizer "
@@ -52,7 +52,7 @@ def scaled_step(run: Run, always: bool = False) -> ScaledStep | None:
     """The run's :class:`~swalp.lossscale.ScaledStep`: with a loss scale, or ``always``
     (statistics without scaling); None otherwise."""
     options = run.config.method_options
-    scaler = build_scaler(parse_loss_scale(options["loss_scale"]))
+    scaler = build_scaler(parse_loss_scale(options["loss_scale"]), errors=run.specs["E"].fmt)
     if scaler is None and not always:
         return None
     every = options["stats_every"]
