@@ -35,7 +35,8 @@ between the stored result of step 3 is reused and steps 4-5 are redone with the 
 the backward pass (their ``get_unscaled_gradient``; here the layer's GEMMs see ``g * s``
 and the gradients are divided by ``S * s``: with power-of-two scales in float32 the bits are
 the same). Layers with parameters that are neither Linear nor Conv (BatchNorm) pass the error
-through unscaled and have their gradients divided by the ``S`` they see.
+through unscaled and have their gradients divided by the ``S`` they see (their
+``functions/ada_loss_batch_normalization.py``).
 
 At a :class:`~swalp.lossscale.branch.Branch` the errors of the branches, with scales
 ``S_i``, are brought to one scale before they are summed (``rescaling``): with
