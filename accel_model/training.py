@@ -128,12 +128,36 @@ def unscale_work(layer: Layer) -> list[Layer]:
                   elements=layer.filter_elements * layer.repeat, reads=("gradients",), writes=("gradients",))]
 
 
-def training_step(workload: Workload, swa_cycle: int | None = None, loss_scaling: bool = False) -> Workload:
+def adaptive_scaling_work(layer: Layer, every: int) -> list[Layer]:
+    """Adaptive layer-wise loss scaling's element-wise work at ``layer`` (none when it has no
+    weights; Zhao et al. 2019, see ``swalp.lossscale.adaptive``): each step the error arriving
+    at its output (M x N elements per repetition) multiplied by the layer's scale (``scale``);
+    on 1 step in ``every``, the sum of squares and the largest magnitude of that error and of
+    the weights (``moments``), from which the scale is computed (a few scalar operations, not
+    counted). Merges of branches (residual sums) are not modelled, like the sums themselves."""
+    if layer.filter_role != "weights":
+        return []
+    errors = layer.ofmap_elements * layer.repeat
+    weights = layer.filter_elements * layer.repeat
+    return [
+        Layer(f"{layer.name}.scale_errors", kind="elementwise", op="scale", elements=errors,
+              reads=("errors",), writes=("errors",)),
+        Layer(f"{layer.name}.error_moments", kind="elementwise", op="moments", elements=errors,
+              reads=("errors",), per_step=1.0 / every),
+        Layer(f"{layer.name}.weight_moments", kind="elementwise", op="moments", elements=weights,
+              reads=("weights",), per_step=1.0 / every),
+    ]
+
+
+def training_step(workload: Workload, swa_cycle: int | None = None, loss_scaling: bool = False,
+                  adaptive_every: int | None = None) -> Workload:
     """One training step of forward ``workload``: forward, backward GEMMs, element-wise updates.
 
     ``swa_cycle``: SWA averages the weights every ``swa_cycle`` steps (an int >= 1), or None.
     ``loss_scaling``: the gradients are unscaled and checked before the update
     (:func:`unscale_work`; the scaling of the loss itself is one multiply, not counted).
+    ``adaptive_every``: adaptive layer-wise loss scaling with its statistics recomputed every
+    ``adaptive_every`` steps (:func:`adaptive_scaling_work`; implies ``loss_scaling``), or None.
     """
     if swa_cycle is not None and (
         isinstance(swa_cycle, bool) or not isinstance(swa_cycle, int) or swa_cycle < 1
@@ -141,6 +165,11 @@ def training_step(workload: Workload, swa_cycle: int | None = None, loss_scaling
         raise ValueError(
             f"swa_cycle must be an int >= 1 (steps between SWA averages) or None, got {swa_cycle!r}"
         )
+    if adaptive_every is not None and (
+        isinstance(adaptive_every, bool) or not isinstance(adaptive_every, int) or adaptive_every < 1
+    ):
+        raise ValueError(f"adaptive_every must be an int >= 1 (steps between recomputed statistics) or None, "
+                         f"got {adaptive_every!r}")
     forward = [x for x in workload.layers if x.kind == "forward"]
     if len(forward) != len(workload.layers):
         raise ValueError("training_step needs a forward-only workload (it already holds backward work)")
@@ -148,6 +177,8 @@ def training_step(workload: Workload, swa_cycle: int | None = None, loss_scaling
     for i in reversed(range(len(forward))):
         backward.extend(backward_gemms(forward[i], first=i == 0))
     updates = [u for layer in forward for u in update_work(layer, swa_cycle)]
-    if loss_scaling:
+    if loss_scaling or adaptive_every is not None:
         updates = [u for layer in forward for u in unscale_work(layer)] + updates
+    if adaptive_every is not None:
+        backward += [u for layer in reversed(forward) for u in adaptive_scaling_work(layer, adaptive_every)]
     return workload.with_layers(forward + backward + updates, suffix=".train")

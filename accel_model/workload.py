@@ -14,8 +14,11 @@ ROLES = ("weights", "activations", "errors", "gradients", "accumulators", "state
 #: per element. ``update``: SGD with momentum (m = rho*m + g; w -= lr*m); ``swa``: running average
 #: w_swa = (n*w_swa + w)/(n+1); ``quantize``: max-reduce and round, its energy is charged by the
 #: quantization rules of ``accel_model.estimate`` (not as arithmetic); ``unscale``: loss scaling's
-#: g = g * (1/S) and the check that g is finite (a compare, charged as an add).
-ELEMENTWISE_OPS = {"update": (2, 2, 4), "swa": (2, 1, 3), "quantize": (0, 0, 2), "unscale": (1, 1, 2)}
+#: g = g * (1/S) and the check that g is finite (a compare, charged as an add); ``scale``: a tensor
+#: times a scalar (adaptive loss scaling's per-layer error scale); ``moments``: a sum of squares
+#: and a largest magnitude (square, add, compare: adaptive loss scaling's statistics).
+ELEMENTWISE_OPS = {"update": (2, 2, 4), "swa": (2, 1, 3), "quantize": (0, 0, 2), "unscale": (1, 1, 2),
+                   "scale": (1, 0, 1), "moments": (1, 2, 3)}
 
 
 @dataclass(frozen=True)
@@ -142,11 +145,13 @@ class Workload:
         """Total multiply-accumulates."""
         return sum(layer.macs for layer in self.layers)
 
-    def training_step(self, swa_cycle: int | None = None, loss_scaling: bool = False) -> Workload:
+    def training_step(self, swa_cycle: int | None = None, loss_scaling: bool = False,
+                      adaptive_every: int | None = None) -> Workload:
         """The work of one training step of this (forward) workload; see :mod:`accel_model.training`."""
         from accel_model.training import training_step
 
-        return training_step(self, swa_cycle=swa_cycle, loss_scaling=loss_scaling)
+        return training_step(self, swa_cycle=swa_cycle, loss_scaling=loss_scaling,
+                             adaptive_every=adaptive_every)
 
     @classmethod
     def from_scalesim_topology(cls, path: str | Path, layout: str = "auto") -> Workload:
@@ -196,22 +201,24 @@ class Workload:
         *,
         skip_unsupported: bool = False,
         loss_scaling: bool = False,
+        adaptive_every: int | None = None,
     ) -> Workload:
         """Trace a ``torch.nn.Module`` on ``example_input``; see :func:`accel_model.tracing.trace`.
 
         ``training=True`` returns the work of one training step (:meth:`training_step`), with SWA
-        averaging every ``swa_cycle`` steps when given and the unscaling of the gradients with
-        ``loss_scaling``.
+        averaging every ``swa_cycle`` steps when given, the unscaling of the gradients with
+        ``loss_scaling`` and adaptive layer-wise loss scaling's work with ``adaptive_every``.
         """
         from accel_model.tracing import trace
 
         workload = trace(module, example_input, skip_unsupported=skip_unsupported)
-        if (swa_cycle is not None or loss_scaling) and not training:
+        if (swa_cycle is not None or loss_scaling or adaptive_every is not None) and not training:
             raise ValueError("swa_cycle and loss_scaling need training=True (both are part of a training "
                              "step)")
         if not training:
             return workload
-        return workload.training_step(swa_cycle=swa_cycle, loss_scaling=loss_scaling)
+        return workload.training_step(swa_cycle=swa_cycle, loss_scaling=loss_scaling,
+                                      adaptive_every=adaptive_every)
 
     def with_layers(self, layers: list[Layer], suffix: str = "") -> Workload:
         """A copy with other layers (same skipped list)."""

@@ -94,6 +94,11 @@ def mean_std(values: list[float], digits: int = 1) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def best_static(records: dict, fmt: str, static: list[str], seeds: list[int]) -> str:
+    """The static scale of highest mean accuracy over the seeds."""
+    return max(static, key=lambda s: statistics.fmean(accuracy(records[(fmt, s, seed)]) for seed in seeds))
+
+
 def spelled(exponent: int) -> str:
     return f"static:2^{exponent}"
 
@@ -103,7 +108,8 @@ def tables(records: dict[tuple[str, str, int], dict[str, Any]], formats: list[st
     lines = []
     for fmt in formats:
         lines += [f"**Errors in {fmt}** ({len(seeds)} seeds)", "",
-                  "| loss scale | test accuracy (%) | skipped steps | underflow rate, median layer | worst layer |",
+                  "| loss scale | test accuracy (%) | skipped steps | underflow rate, median layer "
+                  "| worst layer |",
                   "|---|---|---|---|---|"]
         for scale in scales:
             recs = [records[(fmt, scale, s)] for s in seeds]
@@ -111,13 +117,16 @@ def tables(records: dict[tuple[str, str, int], dict[str, Any]], formats: list[st
             skipped = [r["loss_scaling"]["scaler"]["skipped"] for r in recs]
             lines.append(f"| {scale} | {mean_std([accuracy(r) for r in recs])} | "
                          f"{mean_std([float(x) for x in skipped], 0)} | "
-                         f"{statistics.fmean(u[0] for u in under):.1e} | {statistics.fmean(u[1] for u in under):.1e} |")
+                         f"{statistics.fmean(u[0] for u in under):.1e} | "
+                         f"{statistics.fmean(u[1] for u in under):.1e} |")
         static = [s for s in scales if s != ADAPTIVE]
-        best = max(static, key=lambda s: statistics.fmean(accuracy(records[(fmt, s, seed)]) for seed in seeds))
-        differences = [accuracy(records[(fmt, ADAPTIVE, s)]) - accuracy(records[(fmt, best, s)]) for s in seeds]
+        best = best_static(records, fmt, static, seeds)
+        differences = [accuracy(records[(fmt, ADAPTIVE, s)]) - accuracy(records[(fmt, best, s)])
+                       for s in seeds]
         wins = sum(d >= 0 for d in differences)
         lines += ["", f"Adaptive minus the best static scale ({best}), per seed: "
-                  f"{', '.join(f'{d:+.1f}' for d in differences)} points (mean {statistics.fmean(differences):+.2f}; "
+                  f"{', '.join(f'{d:+.1f}' for d in differences)} points "
+                  f"(mean {statistics.fmean(differences):+.2f}; "
                   f"adaptive >= best static on {wins} of {len(seeds)} seeds).", ""]
     return "\n".join(lines)
 
@@ -168,7 +177,8 @@ def plot_scales(records, formats, docs: Path) -> Path:
     for i, fmt in enumerate(formats):
         steps, own, carried = scale_series(records[(fmt, ADAPTIVE, 0)])
         colors = plt.cm.plasma([k / max(1, len(own) - 1) for k in range(len(own))])
-        for ax, series, label in ((axes[i][0], own, "layer's own scale s"), (axes[i][1], carried, "carried scale S")):
+        panels = ((axes[i][0], own, "layer's own scale s"), (axes[i][1], carried, "carried scale S"))
+        for ax, series, label in panels:
             for color, (name, values) in zip(colors, series.items(), strict=True):
                 ax.step(steps, values, where="post", color=color, lw=0.9, label=name)
             ax.set_yscale("log", base=2)
@@ -229,18 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.seeds))
     scales = [spelled(e) for e in exponents] + [ADAPTIVE]
     jobs = [(fmt, scale, seed) for seed in seeds for fmt in formats for scale in scales]
-    fp32_jobs = [(RunConfig(task=TASK, method="sgd-fp", seed=s, epochs=args.epochs), args.out / "fp32" / f"seed{s}")
-                 for s in seeds]
-    work = [(config(f, sc, s, args.stats_every, args.epochs), run_dir(args.out, f, sc, s)) for f, sc, s in jobs]
+    fp32_jobs = [(RunConfig(task=TASK, method="sgd-fp", seed=s, epochs=args.epochs),
+                  args.out / "fp32" / f"seed{s}") for s in seeds]
+    work = [(config(f, sc, s, args.stats_every, args.epochs), run_dir(args.out, f, sc, s))
+            for f, sc, s in jobs]
     print(machine_line())
     print(f"code: {code_version()}; {len(work) + len(fp32_jobs)} runs on {args.workers} workers", flush=True)
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         results = list(pool.map(run_one, work + fp32_jobs))
     records = dict(zip(jobs, results[:len(work)], strict=True))
     fp32 = [accuracy(r) for r in results[len(work):]]
-    best = {fmt: max((s for s in scales if s != ADAPTIVE),
-                     key=lambda s, fmt=fmt: statistics.fmean(accuracy(records[(fmt, s, seed)]) for seed in seeds))
-            for fmt in formats}
+    best = {fmt: best_static(records, fmt, [s for s in scales if s != ADAPTIVE], seeds) for fmt in formats}
     print(f"\nfp32 (sgd-fp) test accuracy: {mean_std(fp32)} %\n")
     print(tables(records, formats, seeds, scales))
     args.docs.mkdir(parents=True, exist_ok=True)

@@ -76,10 +76,12 @@ def bits_per_element(spec: RoleSpec, shapes: list[tuple[int, ...]]) -> float:
 
 def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleSpec],
               swa_cycle: int | None, accelerator: str = DEFAULT_ACCELERATOR, *,
-              loss_scaling: bool = False) -> dict[str, object]:
+              loss_scaling: bool = False, adaptive_every: int | None = None) -> dict[str, object]:
     """Cost of one training step of ``model`` (full precision, no quantizers) on a batch like
     ``example``, with loss scaling's unscaling of the gradients as element-wise work when
-    ``loss_scaling``: ``accelerator``, ``cycles_per_step``, ``energy_pj_per_step`` (picojoules),
+    ``loss_scaling``, and adaptive layer-wise loss scaling's (statistics every ``adaptive_every``
+    steps, see :func:`accel_model.training.adaptive_scaling_work`) when given: ``accelerator``,
+    ``cycles_per_step``, ``energy_pj_per_step`` (picojoules),
     ``speedup_vs_fp32`` (fp32 cycles / ours) and ``energy_ratio_vs_fp32`` (fp32 energy / ours:
     how many times less energy than the same step in fp32), both as ``accel_model`` compares
     against its default ``fp32`` baseline, which ``baseline`` names: the same array with native
@@ -87,7 +89,7 @@ def step_cost(model: nn.Module, example: torch.Tensor, specs: Mapping[str, RoleS
     import accel_model
 
     workload = accel_model.Workload.from_torch(model, example, training=True, swa_cycle=swa_cycle,
-                                               loss_scaling=loss_scaling)
+                                               loss_scaling=loss_scaling, adaptive_every=adaptive_every)
     formats, rounding = accel_formats(specs)
     hardware = accel_model.Accelerator.preset(accelerator)
     if not any(spec.enabled for spec in specs.values()):

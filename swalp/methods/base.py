@@ -184,11 +184,13 @@ class Method:
     def step_cost(self, run: Run) -> dict[str, Any]:
         """The accelerator cost of one training step (see :func:`swalp.cost.step_cost`): by
         default the traced forward/backward/update step of the run's model at its formats,
-        with SWA averaging every cycle for averaging methods and the unscaling of the
-        gradients when the trainer scales the loss."""
+        with SWA averaging every cycle for averaging methods, the unscaling of the gradients
+        when the trainer scales the loss, and a per-layer scaler's element-wise work."""
         from swalp import cost as costs
 
         swa_cycle = run.schedule.cycle_steps if self.averaging else None
         scaled = getattr(run.trainer, "scaled_step", None)
+        scaler = None if scaled is None else scaled.scaler
         return costs.step_cost(run.task.build(), run.example, run.specs, swa_cycle, run.config.accelerator,
-                               loss_scaling=scaled is not None and scaled.scaler is not None)
+                               loss_scaling=scaler is not None,
+                               adaptive_every=scaler.every if getattr(scaler, "per_layer", False) else None)

@@ -193,3 +193,26 @@ def test_bad_torch_inputs():
         Workload.from_torch(nn.Linear(2, 2), torch.randn(1, 2), swa_cycle=3)
     with pytest.raises(ValueError, match="swa_cycle must be an int >= 1"):
         Workload.from_torch(nn.Linear(2, 2), torch.randn(1, 2), training=True, swa_cycle=0)
+
+
+def test_adaptive_loss_scaling_adds_error_scaling_each_step_and_statistics_every_n_steps():
+    example = torch.randn(8, 3, 32, 32)
+    plain = Workload.from_torch(SmallCNN(), example, training=True, loss_scaling=True)
+    adaptive = Workload.from_torch(SmallCNN(), example, training=True, adaptive_every=4)
+    forward = {x.name: x for x in plain if x.kind == "forward"}
+    scale = [x for x in adaptive if x.op == "scale"]
+    moments = [x for x in adaptive if x.op == "moments"]
+    assert [x.name for x in scale] == [f"{name}.scale_errors" for name in reversed(forward)]
+    assert all(x.elements == forward[x.name.rsplit(".", 1)[0]].ofmap_elements and x.per_step == 1 for x in scale)
+    assert sorted(x.elements for x in moments) == sorted(
+        [f.ofmap_elements for f in forward.values()] + [f.filter_elements for f in forward.values()])
+    assert all(x.per_step == 0.25 and x.writes == () for x in moments)
+    assert [x.name for x in adaptive if x.op == "unscale"] == [x.name for x in plain if x.op == "unscale"]
+    formats = {r: "fp8_e5m2" for r in ("weights", "activations", "errors", "gradients")} | {"state": "fp16"}
+    costs = [estimate(w, Accelerator.preset("tpu_v1"), formats).total for w in (plain, adaptive)]
+    lanes = Accelerator.preset("tpu_v1").cols  # 1 vector operation per scaled element, 3 per moment
+    assert costs[1].compute_cycles - costs[0].compute_cycles == (
+        sum(math.ceil(x.elements / lanes) for x in scale) + sum(math.ceil(x.elements * 3 * 0.25 / lanes)
+                                                                 for x in moments))
+    with pytest.raises(ValueError, match="adaptive_every must be an int >= 1"):
+        Workload.from_torch(SmallCNN(), example, training=True, adaptive_every=0)
