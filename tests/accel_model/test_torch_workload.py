@@ -203,7 +203,8 @@ def test_adaptive_loss_scaling_adds_error_scaling_each_step_and_statistics_every
     scale = [x for x in adaptive if x.op == "scale"]
     moments = [x for x in adaptive if x.op == "moments"]
     assert [x.name for x in scale] == [f"{name}.scale_errors" for name in reversed(forward)]
-    assert all(x.elements == forward[x.name.rsplit(".", 1)[0]].ofmap_elements and x.per_step == 1 for x in scale)
+    assert all(x.elements == forward[x.name.rsplit(".", 1)[0]].ofmap_elements and x.per_step == 1
+               for x in scale)
     assert sorted(x.elements for x in moments) == sorted(
         [f.ofmap_elements for f in forward.values()] + [f.filter_elements for f in forward.values()])
     assert all(x.per_step == 0.25 and x.writes == () for x in moments)
