@@ -50,9 +50,18 @@ def check(config: RunConfig) -> None:
 
 def scaled_step(run: Run, always: bool = False) -> ScaledStep | None:
     """The run's :class:`~swalp.lossscale.ScaledStep`: with a loss scale, or ``always``
-    (statistics without scaling); None otherwise."""
+    (statistics without scaling); None otherwise.
+
+    Raises:
+        ValueError: a per-layer scaler (``adaptive``) in a data-parallel run, whose ranks would
+            all-reduce gradients carrying different scales.
+    """
     options = run.config.method_options
     scaler = build_scaler(parse_loss_scale(options["loss_scale"]), errors=run.specs["E"].fmt)
+    if scaler is not None and scaler.per_layer and run.group.world > 1:
+        raise ValueError(f"loss scale {scaler.kind}: each rank chooses its own per-layer scales, and the "
+                         f"data-parallel all-reduce would sum gradients carrying different scales; train it "
+                         f"on one process (--nproc 1), not {run.group.world}")
     if scaler is None and not always:
         return None
     every = options["stats_every"]

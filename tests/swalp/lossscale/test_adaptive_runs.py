@@ -3,10 +3,14 @@ keeps each layer's scales next to the error statistics and counts the scaling wo
 cost, a resumed run is bit-identical (the scaler's reused statistics included), and formats it
 cannot scale are refused before training."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from swalp.experiments import RunConfig, run_experiment
+from swalp.methods.loss_scaling import scaled_step
+from swalp.models_1d import MNIST1DMLP
 from swalp.runio.checkpoint import load_checkpoint
 
 E5M2_ERRORS = dict(task="mnist1d-mlp", method="sgd-lp", formats={"W": "fp32", "A": "fp32", "E": "fp8_e5m2",
@@ -49,3 +53,11 @@ def test_error_formats_without_a_fixed_range_are_refused_before_training(errors,
     formats = dict(E5M2_ERRORS["formats"], E=errors)
     with pytest.raises(ValueError, match=message):
         RunConfig(**dict(E5M2_ERRORS, formats=formats), method_options={"loss_scale": "adaptive"}).resolved()
+
+
+def test_data_parallel_runs_are_refused_since_ranks_would_mix_scales():
+    config = RunConfig(**E5M2_ERRORS, method_options={"loss_scale": "adaptive", "stats_every": 10}).resolved()
+    run = SimpleNamespace(config=config, specs=config.specs(), group=SimpleNamespace(world=2),
+                          model=MNIST1DMLP())
+    with pytest.raises(ValueError, match=r"all-reduce would sum gradients carrying different scales.*not 2"):
+        scaled_step(run)
