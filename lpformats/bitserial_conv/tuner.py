@@ -42,11 +42,15 @@ FILE_NAME = "bitserial_conv_schedules.json"
 
 
 def cpu_key() -> str:
-    """The CPU Numba compiles for: LLVM CPU name and a digest of its feature string."""
+    """The CPU Numba compiles for: LLVM CPU name and a digest of its feature string
+    (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` when set, as Numba itself reads them: an empty
+    feature string means the named CPU's own features)."""
     import llvmlite.binding as llvm
 
     name = numba.config.CPU_NAME or llvm.get_host_cpu_name()
-    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        features = llvm.get_host_cpu_features().flatten()
     return f"{name}-{hashlib.sha256(features.encode()).hexdigest()[:12]}"
 
 
