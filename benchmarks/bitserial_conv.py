@@ -13,7 +13,11 @@ for the stride-2 3x3 layers and 1 on both sides for stride 1; we pad 1 on both s
 (torch's ResNet-18), which gives the same output size and work. Activations are unsigned codes
 (0..2^a-1), weights bipolar (+-1; 2-bit: -3, -1, 1, 3), as in the paper.
 
-Per layer it prints the best wall time of ``--repeat`` calls after a warm-up of:
+Per layer it prints the best time of ``--repeat`` calls after a warm-up: with one thread (the
+default) the calling thread's CPU time, since every kernel, ours and torch's, then runs on
+that thread and the figure does not depend on what other processes do with the cores (wall
+time on a shared machine penalises long calls, which are preempted more often); with several
+threads, wall time. Timed:
 
 - int16: our two 16-bit integer convolutions, ``int16_conv2d`` (Numba direct convolution,
   int32 accumulators) and im2col + ``int_matmul`` (int16 codes, int64 accumulators); the
@@ -34,6 +38,8 @@ import argparse
 import datetime
 import functools
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -43,7 +49,7 @@ import numba
 import numpy as np
 import torch
 
-from benchmarks.common import best_time, code_version, load_line, machine_line
+from benchmarks.common import code_version, load_line, machine_line
 from lpformats import int_matmul
 from lpformats.bitserial_conv import (
     DEFAULT,
@@ -72,6 +78,18 @@ LAYERS = (
 #: (activation bits, weight bits) of the paper's configurations.
 BITS = ((1, 1), (2, 1), (2, 2))
 SIGNED = ("unsigned", "bipolar")
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Best of ``repeat`` calls after a warm-up: thread CPU time on one thread, else wall time."""
+    clock = time.thread_time if numba.get_num_threads() == 1 else time.perf_counter
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = clock()
+        fn()
+        best = min(best, clock() - start)
+    return best
 
 
 def im2col_int_matmul(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
@@ -144,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_line())
     print(f"tuner CPU key: {cpu_key()}; threads: numba {numba.get_num_threads()}, torch "
           f"{torch.get_num_threads()}; batch 1, NHWC; weights packed beforehand; best of {args.repeat} "
-          f"calls; tuner budget {args.budget}")
+          f"calls, {'thread CPU' if args.threads == 1 else 'wall'} time; tuner budget {args.budget}")
     print()
     rows, tuning = [], []
     rng = np.random.default_rng(0)

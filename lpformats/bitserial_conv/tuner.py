@@ -1,6 +1,8 @@
 """Per-layer schedule search for :func:`bitserial_conv2d`, remembered on disk per CPU.
 
-``tune_conv2d`` times the default schedule and a seeded random sample of the schedule space
+``tune_conv2d`` times (one thread: CPU time of the calling thread, so that other processes on a
+shared machine do not decide; several threads: wall time) the default schedule and a seeded
+random sample of the schedule space
 (:func:`~lpformats.bitserial_conv.schedule_space`) on the caller's own operands, checks that
 every candidate's output equals the default's bit for bit, and keeps the fastest. The paper's
 flow (AutoTVM) searches the same kind of space with a learned cost model; ours measures every
@@ -58,7 +60,8 @@ def cpu_key() -> str:
 class TuneResult:
     """The outcome of one search: the schedule chosen and how long things took (seconds).
 
-    ``seconds``/``default_seconds``: best time of the chosen and of the default schedule;
+    ``seconds``/``default_seconds``: best time of the chosen and of the default schedule
+    (thread CPU time on one thread, wall time on several: see ``_best_time``);
     ``tried``: schedules timed; ``search_seconds``: wall time of the whole search (first-call
     compilation of new kernel variants included); ``from_cache``: True when no search ran."""
 
@@ -157,11 +160,15 @@ def cached_schedule(workload: Workload) -> Schedule:
 
 
 def _best_time(fn: Any, repeat: int) -> float:
+    """Best of ``repeat`` calls: the calling thread's CPU time when Numba runs one thread (the
+    kernels then run on this thread; immune to other processes' use of the cores), else wall
+    time."""
+    clock = time.thread_time if numba.get_num_threads() == 1 else time.perf_counter
     best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best
 
 
