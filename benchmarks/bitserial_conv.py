@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="Numba and torch threads")
     parser.add_argument("--budget", type=int, default=48, help="schedules the tuner times per layer")
     parser.add_argument("--repeat", type=int, default=7, help="timed calls per measurement (best kept)")
-    parser.add_argument("--tune-repeat", type=int, default=3, help="timed calls per schedule while tuning")
+    parser.add_argument("--tune-repeat", type=int, default=5, help="timed calls per schedule while tuning")
     parser.add_argument("--layers", default="", help="comma-separated layer names (default: all 11)")
     args = parser.parse_args(argv)
     numba.set_num_threads(args.threads)
