@@ -26,7 +26,7 @@ threads, wall time. Timed:
 - A1W1, A2W1, A2W2: ``bitserial_conv2d`` with weights packed beforehand (as the paper's
   measurements, which pack weights offline), activation packing included, with the schedule
   the tuner chose (``tune_conv2d``: ``--budget`` schedules, searched afresh) and with the
-  untuned default schedule.
+  untuned default schedule (the two timed in alternation).
 
 Every bit-serial output is checked equal to the int16 baseline's before it is timed. Threads:
 ``--threads`` for Numba (our kernels) and torch alike.
@@ -38,7 +38,6 @@ import argparse
 import datetime
 import functools
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from benchmarks.common import code_version, load_line, machine_line
 from lpformats import int_matmul
 from lpformats.bitserial_conv import (
     DEFAULT,
+    best_time,
     bitserial_conv2d,
     cpu_key,
     int16_conv2d,
@@ -80,15 +80,19 @@ BITS = ((1, 1), (2, 1), (2, 2))
 SIGNED = ("unsigned", "bipolar")
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Best of ``repeat`` calls after a warm-up: thread CPU time on one thread, else wall time."""
-    clock = time.thread_time if numba.get_num_threads() == 1 else time.perf_counter
-    fn()
-    best = float("inf")
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Best of ``repeat`` calls after a warm-up, timed as the tuner times (thread CPU time on one
+    thread, else wall time)."""
+    return best_time(fn, repeat, warm_up=True)
+
+
+def interleaved(calls: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best time of each call over ``repeat`` rounds that call each once in turn, so that a
+    change in the machine's load affects them alike."""
+    best = [float("inf")] * len(calls)
     for _ in range(repeat):
-        start = clock()
-        fn()
-        best = min(best, clock() - start)
+        for i, call in enumerate(calls):
+            best[i] = min(best[i], best_time(call, 1))
     return best
 
 
@@ -111,13 +115,13 @@ def layer(name: str, size: int, c: int, o: int, k: int, stride: int, args: argpa
     w_patterns = rng.integers(0, 4, size=(k, k, c, o))
     weights = {1: (2 * (w_patterns & 1) - 1).astype(np.int8), 2: (2 * w_patterns - 3).astype(np.int8)}
     x16, w16 = x2.astype(np.int16), weights[2].astype(np.int16)
-    t_direct = best_time(lambda: int16_conv2d(x16, w16, stride, padding, layout="NHWC"), args.repeat)
-    t_im2col = best_time(lambda: im2col_int_matmul(x16, w16, stride, padding), args.repeat)
+    t_direct = timed(lambda: int16_conv2d(x16, w16, stride, padding, layout="NHWC"), args.repeat)
+    t_im2col = timed(lambda: im2col_int_matmul(x16, w16, stride, padding), args.repeat)
     t_int16 = min(t_direct, t_im2col)
     xt = torch.from_numpy(np.ascontiguousarray(x2.transpose(0, 3, 1, 2)).astype(np.float32))
     wt = torch.from_numpy(np.ascontiguousarray(weights[2].transpose(3, 2, 0, 1)).astype(np.float32))
     with torch.no_grad():
-        t_fp32 = best_time(lambda: torch.nn.functional.conv2d(xt, wt, stride=stride, padding=padding),
+        t_fp32 = timed(lambda: torch.nn.functional.conv2d(xt, wt, stride=stride, padding=padding),
                            args.repeat)
     cells, tuning = [], []
     for a_bits, w_bits in BITS:
@@ -128,14 +132,15 @@ def layer(name: str, size: int, c: int, o: int, k: int, stride: int, args: argpa
         result = tune_conv2d(x, packed, a_bits, w_bits, stride, padding, signed=SIGNED, layout="NHWC",
                              budget=args.budget, repeat=args.tune_repeat, refresh=True)
 
-        times = []
-        for schedule in (result.schedule, DEFAULT):
-            call = functools.partial(bitserial_conv2d, x, packed, a_bits, w_bits, stride, padding,
-                                     signed=SIGNED, layout="NHWC", schedule=schedule)
+        calls = [
+            functools.partial(bitserial_conv2d, x, packed, a_bits, w_bits, stride, padding, signed=SIGNED,
+                              layout="NHWC", schedule=schedule)
+            for schedule in (result.schedule, DEFAULT)
+        ]
+        for call in calls:
             if not np.array_equal(call(), expected):
                 raise AssertionError(f"{name} A{a_bits}W{w_bits}: bitserial_conv2d differs from int16_conv2d")
-            times.append(best_time(call, args.repeat))
-        t_tuned, t_default = times
+        t_tuned, t_default = interleaved(calls, args.repeat)
         cells += [f"{t_tuned * 1e3:.3f}", f"{t_int16 / t_tuned:.1f}x", f"{t_fp32 / t_tuned:.1f}x"]
         tuning.append(f"| {name} | A{a_bits}W{w_bits} | {t_default * 1e3:.3f} | {t_tuned * 1e3:.3f} | "
                       f"{t_default / t_tuned:.2f}x | {result.search_seconds:.1f} | {result.tried} | "

@@ -7,13 +7,14 @@ from lpformats.bitserial_conv.cachedir import cache_root, set_cache_root
 from lpformats.bitserial_conv.int16_conv import int16_conv2d
 from lpformats.bitserial_conv.operator import PackedConvWeights, bitserial_conv2d, pack_conv_weights
 from lpformats.bitserial_conv.schedule import DEFAULT, Schedule, schedule_space
-from lpformats.bitserial_conv.tuner import TuneResult, cpu_key, tune_conv2d
+from lpformats.bitserial_conv.tuner import TuneResult, best_time, cpu_key, tune_conv2d
 
 __all__ = [
     "DEFAULT",
     "PackedConvWeights",
     "Schedule",
     "TuneResult",
+    "best_time",
     "bitserial_conv2d",
     "cache_root",
     "cpu_key",

@@ -64,7 +64,7 @@ class TuneResult:
     """The outcome of one search: the schedule chosen and how long things took (seconds).
 
     ``seconds``/``default_seconds``: best time of the chosen and of the default schedule
-    (thread CPU time on one thread, wall time on several: see ``_best_time``);
+    (thread CPU time on one thread, wall time on several: see :func:`best_time`);
     ``tried``: schedules timed; ``search_seconds``: wall time of the whole search (first-call
     compilation of new kernel variants included); ``from_cache``: True when no search ran."""
 
@@ -162,11 +162,13 @@ def cached_schedule(workload: Workload) -> Schedule:
     return DEFAULT if found is None else found.schedule
 
 
-def _best_time(fn: Any, repeat: int) -> float:
-    """Best of ``repeat`` calls: the calling thread's CPU time when Numba runs one thread (the
-    kernels then run on this thread; immune to other processes' use of the cores), else wall
-    time."""
+def best_time(fn: Any, repeat: int, *, warm_up: bool = False) -> float:
+    """Best of ``repeat`` calls of ``fn`` in seconds (after one untimed call if ``warm_up``): the
+    calling thread's CPU time when Numba runs one thread (the kernels then run on this thread;
+    other processes' use of the cores does not count), else wall time."""
     clock = time.thread_time if numba.get_num_threads() == 1 else time.perf_counter
+    if warm_up:
+        fn()
     best = float("inf")
     for _ in range(repeat):
         start = clock()
@@ -228,10 +230,10 @@ def tune_conv2d(
         got = call.run(schedule)  # warm-up (compiles a new kernel variant) and the bit-identity check
         if not np.array_equal(got, reference):
             raise AssertionError(f"schedule {schedule} differs from the default's result (a kernel bug)")
-        times[schedule] = _best_time(lambda schedule=schedule: call.run(schedule), repeat)
+        times[schedule] = best_time(lambda schedule=schedule: call.run(schedule), repeat)
     finalists = {DEFAULT, *sorted(candidates, key=times.__getitem__)[:FINALISTS]}
     for schedule in finalists:  # a second, longer round for the leaders: one lucky call does not decide
-        again = _best_time(lambda schedule=schedule: call.run(schedule), 2 * repeat)
+        again = best_time(lambda schedule=schedule: call.run(schedule), 2 * repeat)
         times[schedule] = min(times[schedule], again)
     best = min(candidates, key=times.__getitem__)
     result = TuneResult(
