@@ -46,6 +46,7 @@ from lpformats._bitcast import (
     through_half,
 )
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
+from lpformats._int16_pairs import block_lanes, pair_sums, state_buffer
 from lpformats.rng import element_bits
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
@@ -643,6 +644,9 @@ def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
 #: a tile has ``TILE_ELEMENTS // N`` output rows (2 to 64), each row of ``b`` is loaded once per
 #: tile and used by all its rows, and per-tile set-up is shared by as many rows as fit.
 TILE_ELEMENTS = 4096
+#: Rows of a tile summed in int16 pairs: each column block of ``b`` (:func:`block_lanes`) is
+#: read from the cache by all of them.
+PAIR_TILE_ROWS = 32
 
 
 @njit(cache=True)
@@ -657,12 +661,17 @@ def _running_sums_buffer(n):
 
 
 @njit(cache=True)
-def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds, combine_runs, mul_plan,
-                acc_plan, acc_fl, gc, mode, key, nbits, row_base, events_per_output, stats):
+def _fixed_rows(a_rows, b, fast_rows, fast_b, pair_rows, pair_b, col_max, scale_a, sb, out_rows, run_bounds,
+                combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key, nbits, row_base, events_per_output,
+                stats, peaks, slack):
     """Output rows ``out_rows (R, N)`` of :func:`fixed_matmul_kernel` (``a_rows (R, K)``, row
     ``r`` with random-stream base ``row_base[r]`` and block exponent ``scale_a[r]``); event
-    counts into ``stats (R, N_STATS)``. ``fast_rows``/``fast_b``: int32 copies of the codes
-    (products pre-shifted) for :func:`_tracked_sums`, or empty."""
+    counts into ``stats (R, N_STATS)``, the largest accumulator code magnitude into
+    ``peaks (R,)``. ``fast_rows``/``fast_b``: int32 copies of the codes (products
+    pre-shifted) for :func:`_tracked_sums`, or empty. ``pair_rows``/``pair_b``: the codes
+    packed for :func:`pair_sums` (``col_max[k]``: largest shifted ``|b[k, j]|``), or empty;
+    a row they sum sets ``slack[r]`` to the bound on one product of the row, by which its
+    peak, seen after even steps of ``k`` only, may fall short."""
     rows, n = out_rows.shape
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
@@ -678,9 +687,35 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
     pending = np.ones(rows, dtype=np.bool_)
     event = 0
     exact_add = not mul_plan[5] and acc_plan[0] == 0  # no step rounds: the inlined fast loop
+    width = pair_b.shape[1] // 2
+    block = block_lanes(pair_b.shape[0], width) if pair_b.size else 1  # (1: no blocks, range step > 0)
+    pair_state = state_buffer(block if pair_b.size else 0)
+    even_top = np.zeros(rows, dtype=np.int64)
+    even_bottom = np.zeros(rows, dtype=np.int64)
+    slack[:] = 0
     for run in range(run_bounds.size - 1):
         k0, k1 = run_bounds[run], run_bounds[run + 1]
         pending[:] = True
+        for j0 in range(0, width if pair_b.size else 0, block):  # one run of exact sums in int16 pairs
+            j1 = min(j0 + block, width)
+            for r in range(0, rows, 2):  # an odd last row is paired with itself
+                r1 = min(r + 1, rows - 1)
+                extremes = pair_sums(pair_state, pair_rows[r], pair_rows[r1], pair_b, j0, j1)
+                for half, row in ((0, r), (1, r1)):
+                    even_top[row] = max(even_top[row], np.int64(extremes[2 * half]))
+                    even_bottom[row] = min(even_bottom[row], np.int64(extremes[2 * half + 1]))
+                    sums = pair_state[3 * half]
+                    scale = scale_a[row] - acc_fl
+                    for j in range(j0, min(j1, n)):  # replaced by the step-by-step path if out of range
+                        out_rows[row, j] = sums[j - j0] * pow2(scale + sb[j])
+        for row in range(rows if pair_b.size else 0):
+            bound = np.int64(0)  # |one product| of this row: odd steps lie within it of an even one
+            for k in range(k0, k1):
+                bound = max(bound, abs(np.int64(a_rows[row, k])) * col_max[k])
+            if kmin <= even_bottom[row] - bound and even_top[row] + bound <= kmax:
+                peak[row] = max(even_top[row], -even_bottom[row])
+                slack[row] = bound
+                pending[row] = False
         for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
             r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
             extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1, acc_plan[0])
@@ -729,11 +764,37 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, scale_a, sb, out_rows, run_bounds,
         event += combine_runs
     for r in range(rows):
         stats[r, STAT_MAX_ABS] = max(stats[r, STAT_MAX_ABS], peak[r] * pow2(-acc_fl))
+        peaks[r] = peak[r]
+
+
+@njit(cache=True)
+def _exact_peak(a_row, b, acc_plan):
+    """The largest accumulator code magnitude of an output row over every step of ``k``,
+    recomputed step by step (:func:`_fixed_add_loop`)."""
+    acc = np.zeros(b.shape[1], dtype=np.int64)
+    peak = np.int64(0)
+    for k in range(b.shape[0]):
+        peak = max(peak, _fixed_add_loop(acc, np.int64(a_row[k]), b[k], acc_plan)[4])
+    return peak
+
+
+@njit(cache=True)
+def _column_max(b, shift):
+    """``out[t, k] = max_j |b[t, k, j]| << shift``."""
+    out = np.zeros(b.shape[:2], dtype=np.int64)
+    for t in range(b.shape[0]):
+        for k in range(b.shape[1]):
+            largest = np.int64(0)
+            row = b[t, k]
+            for j in range(row.size):
+                largest = max(largest, abs(np.int64(row[j])))
+            out[t, k] = largest << shift
+    return out
 
 
 @njit(parallel=True, cache=True)
-def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_runs, mul_plan, acc_plan,
-                        acc_fl, gc, mode, key, nbits, events_per_output, row_stats):
+def fixed_matmul_kernel(a, b, fast_a, fast_b, pair_a, pair_b, sa, sb, out, run_bounds, combine_runs, mul_plan,
+                        acc_plan, acc_fl, gc, mode, key, nbits, events_per_output, row_stats):
     """Fixed-point ``out[t] = a[t] @ b[t]`` on integer codes (``a (T, M, K)``, ``b (T, K, N)``),
     each output scaled by ``2**(sa[t, i] + sb[t, j])`` (block exponents constant along K).
 
@@ -749,16 +810,36 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, sa, sb, out, run_bounds, combine_r
     without range limits by :func:`_tracked_sums`, and only a row whose values left the
     accumulator's range is recomputed step by step with the range rule. Otherwise they are
     empty ``(T, 0, 0)`` arrays.
+
+    With exact products and additions (no ``k`` step rounds) in one run, ``pair_a`` and
+    ``pair_b`` may instead hold the codes packed for :func:`pair_sums` (int16 pairs, see
+    :func:`pack_a`/:func:`pack_b`), which sums two steps of ``k`` per instruction and sees
+    the running extremes after even steps only. A row is taken from it when even extremes
+    widened by the largest product of the row stay in range (so no step saturated or
+    wrapped). Its peak magnitude may then miss an odd step by up to that product: after all
+    rows, the rows whose peak could exceed the largest one seen are recomputed step by
+    step (:func:`_exact_peak`), so that ``max_abs_acc`` is exact.
     """
     batches, m, _ = a.shape
     n = b.shape[2]
-    tile_rows = max(2, min(64, TILE_ELEMENTS // max(n, 1)))
+    tile_rows = PAIR_TILE_ROWS if pair_b.size else max(2, min(64, TILE_ELEMENTS // max(n, 1)))
     tiles = (m + tile_rows - 1) // tile_rows
+    peaks = np.zeros(batches * m, dtype=np.int64)
+    slack = np.zeros(batches * m, dtype=np.int64)
+    col_max = _column_max(b, acc_plan[1]) if pair_b.size else np.zeros((batches, 0), dtype=np.int64)
     for tile in prange(batches * tiles):
         t = tile // tiles
         i0 = (tile % tiles) * tile_rows
         i1 = min(i0 + tile_rows, m)
         rows = np.arange(t * m + i0, t * m + i1)
-        _fixed_rows(a[t, i0:i1], b[t], fast_a[t, i0:i1], fast_b[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1],
-                    run_bounds, combine_runs, mul_plan, acc_plan, acc_fl, gc, mode, key, nbits,
-                    rows * n * events_per_output, events_per_output, row_stats[t * m + i0:t * m + i1])
+        first, last = t * m + i0, t * m + i1
+        _fixed_rows(a[t, i0:i1], b[t], fast_a[t, i0:i1], fast_b[t], pair_a[t, i0:i1], pair_b[t],
+                    col_max[t], sa[t, i0:i1, 0], sb[t, 0], out[t, i0:i1], run_bounds, combine_runs, mul_plan,
+                    acc_plan, acc_fl, gc, mode, key, nbits, rows * n * events_per_output, events_per_output,
+                    row_stats[first:last], peaks[first:last], slack[first:last])
+    if pair_b.size:
+        seen = peaks.max()
+        for row in prange(batches * m):
+            if slack[row] and peaks[row] + slack[row] > seen:
+                exact = _exact_peak(a[row // m, row % m], b[row // m], acc_plan)
+                row_stats[row, STAT_MAX_ABS] = exact * pow2(-acc_fl)

@@ -29,6 +29,7 @@ import numpy as np
 
 from lpformats import _matmul_kernel as kernel
 from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE
+from lpformats._int16_pairs import pack_a, pack_b, padded_widths
 from lpformats.arrays import as_operand, is_torch_tensor
 from lpformats.formats import BlockFloat, FixedPoint, FloatFormat, Format, MXFormat
 from lpformats.quantize import grid_args, quantize
@@ -198,18 +199,22 @@ def _code_bits(bits: tuple[int, int, int, int, int]) -> tuple[int, int]:
 
 #: Values below this magnitude fit in int32 (the bound for the kernel's int32 pass).
 _INT32_SUM_LIMIT = 2**31
+#: Bit length of the largest code magnitude (``b``'s shifted) that int16 pairs hold.
+_INT16_PAIR_BITS = 15
 
 
 def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc: FixedPoint | FloatFormat,
-                mul: FixedPoint | FloatFormat | None, mode: int) -> tuple | None:
+                mul: FixedPoint | FloatFormat | None, mode: int, one_run: bool) -> tuple | None:
     """Integer codes and shift plans for :func:`kernel.fixed_matmul_kernel`, or None when the
     product must take the float64 kernel (a float ``acc``/``mul``, a non-finite operand, or
-    codes whose shifted sums would not fit in int64). ``bits_*``: operand_bits of A and B.
+    codes whose shifted sums would not fit in int64). ``bits_*``: operand_bits of A and B;
+    ``one_run``: K is summed in one run (no chunks, no blocks along K).
 
-    When products are exact and the accumulator's additions are exact or round to nearest,
-    and every partial sum of ``|a| |b|`` fits in int32, the codes also go to the kernel as
-    int32 (``b`` pre-shifted) for its int32 pass (``kernel._tracked_sums``); otherwise as
-    empty ``(T, 0, 0)`` arrays."""
+    When products are exact, every partial sum of ``|a| |b|`` fits in int32 and ``b``'s
+    shifted codes in int16, with exact additions in one run, the codes go to the kernel
+    packed in int16 pairs (:mod:`lpformats._int16_pairs`); otherwise, when the additions
+    are exact or round to nearest, as int32 (``b`` pre-shifted) for its int32 pass
+    (``kernel._tracked_sums``). Unused forms are empty ``(T, 0, 0)`` arrays."""
     if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
         return None
     if bits_a[3] or bits_b[3]:
@@ -232,13 +237,20 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     codes_a = kernel.scaled_codes(A, fa, 0, np.empty(A.shape, dtype))
     codes_b = kernel.scaled_codes(B, fb, 0, np.empty(B.shape, dtype))
     acc_plan = (acc_up, prod_up, int(acc.kmin), int(acc.kmax), acc.overflow == "wrap")
-    fast_a = fast_b = np.zeros((A.shape[0], 0, 0), np.int32)
+    fast_a = fast_b = pair_a = np.zeros((A.shape[0], 0, 0), np.int32)
+    pair_b = np.zeros((A.shape[0], 0, 0), np.int16)
     int32_pass = mul is None and (acc_up == 0 or (mode == NEAREST and acc_up <= 30))
     if (int32_pass and dtype == np.int32 and A.size and B.size
             and int(kernel.partial_sum_bound(codes_a, codes_b)) << prod_up < _INT32_SUM_LIMIT):
-        fast_a = codes_a
-        fast_b = kernel.scaled_codes(B, fb, prod_up, _aligned_empty(B.shape, np.int32))
-    return codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan
+        if one_run and acc_up == 0 and max(ba, bb + prod_up) <= _INT16_PAIR_BITS:
+            (t, m, k), n = A.shape, B.shape[-1]
+            pairs, width = padded_widths(k, n)
+            pair_a = pack_a(A, fa, np.empty((t, m, 2 * pairs), np.int16)).view(np.int32)
+            pair_b = pack_b(B, fb, prod_up, _aligned_empty((t, pairs, 2 * width), np.int16))
+        else:
+            fast_a = codes_a
+            fast_b = kernel.scaled_codes(B, fb, prod_up, _aligned_empty(B.shape, np.int32))
+    return codes_a, codes_b, fast_a, fast_b, pair_a, pair_b, mul_plan, acc_plan
 
 
 _FLT_MAX = float(np.finfo(np.float32).max)
@@ -368,11 +380,11 @@ def matmul(
     events = 2 * k + len(runs) + 1
     fixed_plan = None
     if kernel_order == kernel.SEQUENTIAL and pa.k_block is None and pb.k_block is None:
-        fixed_plan = _fixed_plan(A, B, pa.bits, pb.bits, acc_fmt, mul_fmt, mode)
+        fixed_plan = _fixed_plan(A, B, pa.bits, pb.bits, acc_fmt, mul_fmt, mode, not combine_runs)
     if t * m * n and fixed_plan is not None:
-        codes_a, codes_b, fast_a, fast_b, mul_plan, acc_plan = fixed_plan
+        *codes, mul_plan, acc_plan = fixed_plan
         kernel.fixed_matmul_kernel(
-            codes_a, codes_b, fast_a, fast_b, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
+            *codes, SA, SB, out, runs, combine_runs, mul_plan, acc_plan, acc_fmt.fl,
             grid_args(combine_fmt), mode, np.uint64(key), nbits, events, stats,
         )
     elif t * m * n:
