@@ -47,7 +47,7 @@ from lpformats._bitcast import (
 )
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats._int16_pairs import block_lanes, pair_sums, state_buffer
-from lpformats.rng import element_bits
+from lpformats.rng import GOLDEN, element_bits, mix64
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 #: Accumulation orders (kernel codes).
@@ -634,10 +634,78 @@ def _tracked_sums(sums, a0_row, a1_row, b, k0, k1, shift):
 
 @njit(cache=True)
 def _fixed_mac(acc, a, brow, m, mul_rounded, s, mode, ctx):
-    """:func:`_fixed_mac_loop`, specialised for ``nearest`` (other modes branch per element)."""
+    """:func:`_fixed_mac_loop`, specialised for ``nearest`` and ``stochastic``
+    (:func:`_fixed_mac_stochastic_loop`); other modes branch per element."""
     if mode == NEAREST:
         return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, NEAREST, ctx)
+    if mode == STOCHASTIC:
+        if mul_rounded:
+            return _fixed_mac_stochastic_loop(acc, a, brow, m, True, s, ctx)
+        return _fixed_mac_stochastic_loop(acc, a, brow, m, False, s, ctx)
     return _fixed_mac_loop(acc, a, brow, m, mul_rounded, s, mode, ctx)
+
+
+@njit(inline="always", cache=True)
+def _stochastic_step(t, s, kmin, kmax, wrap, bits, nbits):
+    """:func:`_fixed_step` in ``stochastic`` mode on integers only (so that it vectorizes on
+    any x86, where uint64 -> float64 conversion needs AVX-512): ``bits`` are the event's 64
+    random bits (uint64), of which :func:`_round_shift` uses ``R = bits >> (64 - nbits)`` and
+    rounds up when ``rem * 2**(nbits - s) >= 2**nbits - R`` (``rem = t mod 2**s``). Both sides
+    are multiples of ``2**(nbits - u)``, ``u = min(nbits, s)``, so this is exactly
+    ``rem + ((bits >> (64 - u)) << (s - u)) >= 2**s``."""
+    if s == 0:
+        k = t
+    else:
+        floor = t >> s
+        rem = t - (floor << s)
+        used = min(nbits, s)
+        top = np.int64((bits >> np.uint64(64 - used)) << np.uint64(s - used))
+        k = floor + np.int64(rem + top >= (np.int64(1) << s))
+    out = (k < kmin) | (k > kmax)
+    if wrap:
+        return ((k - kmin) & (kmax - kmin)) + kmin, out
+    return min(max(k, kmin), kmax), out
+
+
+@njit(inline="always", cache=True)
+def _fixed_mac_stochastic_loop(acc, a, brow, mul_grid, mul_rounded, acc_grid, ctx):
+    """:func:`_fixed_mac_loop` for ``stochastic`` rounding, with the same random numbers
+    (element ``base + j * stride + event`` of the stream for the product, ``+ 1`` for the
+    addition) computed arithmetically across ``j``: the counter ``key + (index + 1) * GOLDEN``
+    of :func:`lpformats.rng.element_bits` advances by ``stride * GOLDEN`` per output (an
+    induction variable: vector adds), then :func:`mix64`; roundings by
+    :func:`_stochastic_step`."""
+    mul_shift, mul_up, gm_kmin, gm_kmax, gm_wrap = mul_grid
+    acc_up, prod_up, ga_kmin, ga_kmax, ga_wrap = acc_grid
+    key, base, stride, event, shift, _ = ctx
+    nbits = 64 - np.int64(shift)
+    golden = np.uint64(GOLDEN)
+    step = np.uint64(stride) * golden
+    counter = key + (np.uint64(base + event) + np.uint64(1)) * golden  # output 0's product event
+    sat = 0
+    acc_out = 0
+    under = 0
+    swamp = 0
+    peak = 0
+    for j in range(acc.size):
+        prod = a * np.int64(brow[j])
+        if mul_rounded:
+            q, out = _stochastic_step(prod << mul_up, mul_shift, gm_kmin, gm_kmax, gm_wrap, mix64(counter),
+                                      nbits)
+            under += (prod != 0) & (q == 0)
+            sat += out
+            prod = q
+        old = acc[j]
+        q, out = _stochastic_step((old << acc_up) + (prod << prod_up), acc_up, ga_kmin, ga_kmax, ga_wrap,
+                                  mix64(counter + golden), nbits)
+        acc_out += out
+        swamp += (prod != 0) & (q == old)
+        peak = max(peak, abs(q))
+        acc[j] = q
+        counter += step
+    if ga_wrap:
+        return sat, acc_out, under, swamp, peak
+    return sat + acc_out, 0, under, swamp, peak
 
 
 #: Accumulator elements of one tile of :func:`fixed_matmul_kernel` (int64: 32 KiB, within L1):
