@@ -12,20 +12,23 @@ runs train). Prints per task:
 1. test error (%) of the last iterate, mean ± sample sd over the seeds; steps skipped for
    overflow; final loss scale; underflow of the errors (flushed over nonzero elements, mean of
    the layers, over the last 10 % of the statistics rows) and the largest overflow fraction
-   seen; accelerator cost of a step (``tpu_v1``: energy, speedup against fp32);
+   seen; accelerator cost of a step (``tpu_v1``: cycles, energy, speedup against the same step
+   in fp32, whose baseline also unscales when the arm scales the loss);
 2. per seed, the difference of each FP8 arm's error to fp32's (same seed: same initialization
    and data order).
 
 and writes ``docs/fp8_TASK.png`` (test accuracy per epoch, loss scale and mean error
 underflow per step, seed 0).
 
-Run: ``nice -n 10 python benchmarks/fp8_loss_scaling.py`` (about 1 CPU-minute per run;
-``--seeds``, ``--workers``, ``--tasks``).
+Run: ``nice -n 10 python benchmarks/fp8_loss_scaling.py`` (about 1 CPU-minute per run on an
+idle core; ``--seeds``, ``--workers``, ``--tasks``; ``--report-only`` prints the tables and draws
+the figures from the finished runs of ``--out`` without training).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -69,6 +72,20 @@ def config(task: str, arm: str, seed: int) -> RunConfig:
 def folder(out: Path, task: str, arm: str, seed: int) -> Path:
     name = arm.replace(", ", "-").replace(" ", "_")
     return out / task / f"{name}-seed{seed}"
+
+
+def finished(out: Path, jobs: list[tuple[str, str, int]]) -> tuple[list, list[dict]]:
+    """The jobs of the seeds whose every arm of a task has a finished record in ``out``, and
+    those records."""
+    records = {}
+    for job in jobs:
+        path = folder(out, *job) / "record.json"
+        record = json.loads(path.read_text()) if path.exists() else None
+        if record is not None and record["status"] == "finished":
+            records[job] = record
+    complete = {(task, seed) for task, _, seed in jobs if all((task, arm, seed) in records for arm in ARMS)}
+    kept = [job for job in jobs if (job[0], job[2]) in complete]
+    return kept, [records[job] for job in kept]
 
 
 def train(args: tuple[RunConfig, Path]) -> dict:
@@ -123,10 +140,11 @@ def summary_table(records: dict[tuple[str, int], dict]) -> str:
             " / ".join(f"{s['scale']:g}" for s in scaler) if scaler else "-",
             f"{statistics.fmean(late):.3f}" if late else "-",
             f"{max(over):.1e}" if over else "-",
-            f"{cost['energy_pj_per_step'] / 1e6:.2f}", f"{cost['speedup_vs_fp32']:.2f}x",
+            f"{cost['cycles_per_step']:.0f}", f"{cost['energy_pj_per_step'] / 1e6:.2f}",
+            f"{cost['speedup_vs_fp32']:.2f}x",
         ])
     header = ["arm", "seeds", "test err % (mean ± sd)", "skipped steps", "final scale (per seed)",
-              "late error underflow", "max overflow", "energy/step uJ", "speedup vs fp32"]
+              "late error underflow", "max overflow", "cycles/step", "energy/step uJ", "speedup vs fp32"]
     return render_table(header, out, markdown=True)
 
 
@@ -143,31 +161,39 @@ def paired_table(records: dict[tuple[str, int], dict]) -> str:
 
 
 def plot(task: str, records: dict[tuple[str, int], dict], stem: Path) -> list[Path]:
+    """Test accuracy per epoch (mean over seeds), loss scale (and the enhanced floor, dotted) and
+    mean error underflow per step (seed 0); one color per arm in every panel, dashed lines for
+    nearest-rounded masters."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for arm in ARMS:
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    for i, arm in enumerate(ARMS):
         seeds = sorted(s for a, s in records if a == arm)
         if not seeds:
             continue
-        record = records[(arm, seeds[0])]
+        style = dict(color=f"C{i}", ls="--" if "nearest" in arm else "-", label=arm)
         curves = [[100 - row["test_error"] for row in records[(arm, s)]["epochs"]] for s in seeds]
         epochs = range(1, len(curves[0]) + 1)
-        axes[0].plot(epochs, [statistics.fmean(c) for c in zip(*curves, strict=True)], label=arm)
-        rows = history(record)
+        axes[0].plot(epochs, [statistics.fmean(c) for c in zip(*curves, strict=True)], **style)
+        rows = history(records[(arm, seeds[0])])
         scaled = [r for r in rows if "scale" in r]
         if scaled:
-            axes[1].plot([r["step"] for r in scaled], [r["scale"] for r in scaled], label=arm)
+            axes[1].plot([r["step"] for r in scaled], [r["scale"] for r in scaled], **style)
+            if "floor" in scaled[0]:
+                axes[1].plot([r["step"] for r in scaled], [r["floor"] for r in scaled], color=f"C{i}", ls=":",
+                             lw=1, label=f"{arm}: floor")
         under = [(r["step"], mean_underflow(r)) for r in rows if mean_underflow(r) is not None]
         if under:
-            axes[2].plot(*zip(*under, strict=True), label=arm, lw=0.8)
-    axes[0].set(xlabel="epoch", ylabel="test accuracy % (mean over seeds)", ylim=(None, 100))
-    axes[1].set(xlabel="optimizer step", ylabel="loss scale (seed 0)", yscale="log", title="loss scale")
-    axes[2].set(xlabel="optimizer step", ylabel="errors flushed to zero / nonzero errors (layer mean)",
-                yscale="log", title="error underflow (seed 0)")
+            axes[2].plot(*zip(*under, strict=True), **(style | {"lw": 0.8}))
+    axes[0].set(xlabel="epoch", ylabel="test accuracy %, mean over seeds", ylim=(50, 100))
+    axes[0].set_title(f"{task}: fp32 vs FP8 (E5M2) training", fontsize=10)
+    axes[1].set(xlabel="optimizer step", ylabel="loss scale", yscale="log")
+    axes[1].set_title("loss scale (seed 0)", fontsize=10)
+    axes[2].set(xlabel="optimizer step", ylabel="flushed / nonzero errors, mean of layers", yscale="log")
+    axes[2].set_title("error underflow in E5M2 (seed 0)", fontsize=10)
     for ax in axes:
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7)
-    axes[0].set_title(f"{task}: fp32 vs FP8 (E5M2) training", fontsize=10)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
     return save_figure(fig, stem)
 
 
@@ -178,17 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--docs", default=str(Path(__file__).resolve().parent.parent / "docs"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: tables and figures from the finished runs in --out, the seeds "
+                             "whose every arm has finished")
     args = parser.parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     out = Path(args.out)
     jobs = [(task, arm, seed) for seed in range(args.seeds) for task in tasks for arm in ARMS]
     start = time.perf_counter()
-    work = [(config(*job), folder(out, *job)) for job in jobs]
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(train, work))
+    if args.report_only:
+        jobs, results = finished(out, jobs)
     else:
-        results = [train(item) for item in work]
+        work = [(config(*job), folder(out, *job)) for job in jobs]
+        if args.workers > 1:
+            with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+                results = list(pool.map(train, work))
+        else:
+            results = [train(item) for item in work]
     print(f"# FP8 training with loss scaling ({len(jobs)} runs, {time.perf_counter() - start:.0f} s)\n")
     print(f"{machine_line()}\n{load_line()}\n{code_version()}\n")
     for task in tasks:
