@@ -92,8 +92,10 @@ def test_sgd_lp_paper_budget_is_the_swalp_runs_epochs_before_averaging(model):
 
 
 def test_toolkit_protocol_gives_every_method_the_task_defaults_and_paper_needs_a_paper_task():
+    float_formats = dict(formats="fp8_e5m2", rounding="nearest")  # fp8 trains in float formats only
     for method in (m for m in experiments.METHODS if not get_method(m).convex_only):
-        config = resolved("cifar10-vgg16", method, protocol="toolkit")
+        formats = float_formats if method == "fp8" else {}
+        config = resolved("cifar10-vgg16", method, protocol="toolkit", **formats)
         assert (config.epochs, config.swa_start, config.lr, config.weight_decay) == (300, 200, 0.05, 5e-4)
     assert RunConfig(task="digits-vgg").resolved().protocol == "toolkit"
     with pytest.raises(ValueError, match="task digits-vgg has no paper protocol"):
