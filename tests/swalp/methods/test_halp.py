@@ -5,7 +5,9 @@ reproduces a run bit for bit; the scale, the clamp, the re-centring; linear conv
 low-precision SGD stalls; refusals; resume; sweeps."""
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 from torch import nn
 
 from swalp import tasks
-from swalp.cli import build_parser
+from swalp.cli import build_parser, main
 from swalp.commands.sweep import spec_from_args
 from swalp.data import Batches, Dataset
 from swalp.experiments import RunConfig, run_experiment
@@ -26,6 +28,7 @@ from swalp.sweep.grid import expand_grid
 X = np.array([[1.0, 0.0], [0.0, 2.0], [-1.5, 0.0], [0.0, -0.5]], dtype=np.float32)
 Y = np.array([3.0, -5.0, 0.5, 1.25], dtype=np.float32)
 TINY = "tiny-halp-test"
+README = Path(__file__).resolve().parents[3] / "README.md"
 LP = {"W": "fixed(4,2)", "G": "fp32", "M": "fp32"}  # b = 4: codes in [-8, 7]
 
 
@@ -188,3 +191,14 @@ def test_sweep_accepts_the_methods_and_gives_each_its_options(tmp_path):
     assert by_method["halp"][0]["method_options"] == {"svrg_period": 64, "halp_mu": 2.0}
     assert by_method["svrg-lp"][0]["method_options"] == {"svrg_period": 64}
     assert "method_options" not in by_method["sgd-lp"][0]
+
+
+def test_readme_halp_example_is_what_the_code_gives(tmp_path):
+    assert main(["train", "--task", "linreg", "--method", "halp", "--formats", "W=fixed(8,6)", "--halp-mu",
+                 "1", "--epochs", "8", "--batch-size", "32", "--lr", "0.1", "--log-every", "32", "--out",
+                 str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "record.json").read_text())
+    distances = ", ".join(str(round(math.log10(s["dist_to_opt"]) / 2, 2)) for s in record["steps"])
+    readme = README.read_text()
+    assert distances in " ".join(readme.split())
+    assert f'"full_gradient_passes": {record["variance_reduced"]["full_gradient_passes"]}' in readme
