@@ -46,6 +46,8 @@ TASK, METHOD = "mnist1d-deepmlp", "sgd-lp"
 FORMATS = ("fp8_e5m2", "fp16")
 STATIC_EXPONENTS = (0, 4, 8, 12, 16, 20)
 ADAPTIVE = "adaptive"
+#: Records averaged in the underflow plot's curves.
+SMOOTHING = 5
 
 
 def config(fmt: str, loss_scale: str, seed: int, stats_every: int, epochs: int | None) -> RunConfig:
@@ -81,6 +83,11 @@ def underflow_series(record: dict[str, Any]) -> tuple[list[int], dict[str, list[
     return steps, layers
 
 
+def moving_average(values: list[float], window: int) -> list[float]:
+    """Mean of each value with up to ``window - 1`` values before it."""
+    return [statistics.fmean(values[max(0, i - window + 1):i + 1]) for i in range(len(values))]
+
+
 def underflow_summary(record: dict[str, Any]) -> tuple[float, float]:
     """(median over layers, worst layer) of each layer's mean underflow rate over the recorded steps."""
     _, layers = underflow_series(record)
@@ -99,14 +106,26 @@ def best_static(records: dict, fmt: str, static: list[str], seeds: list[int]) ->
     return max(static, key=lambda s: statistics.fmean(accuracy(records[(fmt, s, seed)]) for seed in seeds))
 
 
+def seeds_per_format(text: str, formats: list[str]) -> dict[str, list[int]]:
+    """``N`` (every format) or ``FORMAT=N,...`` (formats not named: 1) as seed lists."""
+    if "=" not in text:
+        return {fmt: list(range(int(text))) for fmt in formats}
+    given = {name.strip(): int(n) for name, n in (item.split("=") for item in text.split(","))}
+    unknown = sorted(set(given) - set(formats))
+    if unknown:
+        raise SystemExit(f"--seeds names formats not in --formats: {unknown}")
+    return {fmt: list(range(given.get(fmt, 1))) for fmt in formats}
+
+
 def spelled(exponent: int) -> str:
     return f"static:2^{exponent}"
 
 
-def tables(records: dict[tuple[str, str, int], dict[str, Any]], formats: list[str], seeds: list[int],
-           scales: list[str]) -> str:
+def tables(records: dict[tuple[str, str, int], dict[str, Any]], formats: list[str],
+           seeds_of: dict[str, list[int]], scales: list[str]) -> str:
     lines = []
     for fmt in formats:
+        seeds = seeds_of[fmt]
         lines += [f"**Errors in {fmt}** ({len(seeds)} seeds)", "",
                   "| loss scale | test accuracy (%) | skipped steps | underflow rate, median layer "
                   "| worst layer |",
@@ -142,7 +161,8 @@ def plot_underflow(records, formats, best, docs: Path) -> Path:
             steps, layers = underflow_series(records[(fmt, scale, 0)])
             colors = plt.cm.viridis([k / max(1, len(layers) - 1) for k in range(len(layers))])
             for color, (name, values) in zip(colors, layers.items(), strict=True):
-                ax.plot(steps, [max(v, 1e-6) for v in values], color=color, lw=0.8, label=name)
+                ax.plot(steps, [max(v, 1e-6) for v in moving_average(values, SMOOTHING)], color=color, lw=0.8,
+                        label=name)
             ax.axhline(1e-3, color="red", ls="--", lw=1, label="T_uf = 1e-3")
             ax.set_yscale("log")
             ax.set_title(f"{fmt} errors, {title} ({scale})", fontsize=9)
@@ -151,7 +171,8 @@ def plot_underflow(records, formats, best, docs: Path) -> Path:
                 ax.set_ylabel("underflow rate (flushed / nonzero)")
             ax.grid(True, alpha=0.3)
     axes[0][2].legend(fontsize=6, loc="lower right", title="error at the output of", title_fontsize=6)
-    fig.suptitle(f"{TASK}: per-layer underflow rate of the errors (seed 0; 1e-6 = none)", fontsize=10)
+    fig.suptitle(f"{TASK}: per-layer underflow rate of the errors (seed 0; moving average over {SMOOTHING} "
+                 "records; 1e-6 = none)", fontsize=10)
     fig.tight_layout()
     path = docs / "adaptive_underflow.png"
     fig.savefig(path, dpi=110)
@@ -194,10 +215,11 @@ def plot_scales(records, formats, docs: Path) -> Path:
     return path
 
 
-def plot_accuracy(records, formats, seeds, exponents, docs: Path, fp32: list[float] | None) -> Path:
+def plot_accuracy(records, formats, seeds_of, exponents, docs: Path, fp32: list[float] | None) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(1, len(formats), figsize=(5.5 * len(formats), 3.8), squeeze=False)
     for ax, fmt in zip(axes[0], formats, strict=True):
+        seeds = seeds_of[fmt]
         means = [statistics.fmean(accuracy(records[(fmt, spelled(e), s)]) for s in seeds) for e in exponents]
         for s in seeds:
             ax.plot(exponents, [accuracy(records[(fmt, spelled(e), s)]) for e in exponents], color="gray",
@@ -211,10 +233,10 @@ def plot_accuracy(records, formats, seeds, exponents, docs: Path, fp32: list[flo
             ax.axhline(statistics.fmean(fp32), color="tab:blue", ls=":", label="fp32 (sgd-fp, mean)")
         ax.set_xlabel("log2 of the static loss scale")
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{fmt} errors", fontsize=9)
+        ax.set_title(f"{fmt} errors ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", fontsize=9)
         ax.grid(True, alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{TASK}: final test accuracy against the loss scale ({len(seeds)} seeds)", fontsize=10)
+    fig.suptitle(f"{TASK}: final test accuracy against the loss scale", fontsize=10)
     fig.tight_layout()
     path = docs / "adaptive_accuracy.png"
     fig.savefig(path, dpi=110)
@@ -227,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("adaptive-loss-scaling"), help="runs' folder")
     parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parent.parent / "docs")
     parser.add_argument("--formats", default=",".join(FORMATS), help="error formats, comma-separated")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", default="3", help="seeds per format: N for all, or FORMAT=N,...")
     parser.add_argument("--exponents", default=",".join(map(str, STATIC_EXPONENTS)),
                         help="log2 of the static loss scales, comma-separated")
     parser.add_argument("--stats-every", type=int, default=20, help="steps between recorded statistics")
@@ -236,9 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",")]
     exponents = [int(e) for e in args.exponents.split(",")]
-    seeds = list(range(args.seeds))
+    seeds_of = seeds_per_format(args.seeds, formats)
+    seeds = list(range(max(len(s) for s in seeds_of.values())))
     scales = [spelled(e) for e in exponents] + [ADAPTIVE]
-    jobs = [(fmt, scale, seed) for seed in seeds for fmt in formats for scale in scales]
+    jobs = [(fmt, scale, seed) for seed in seeds for fmt in formats for scale in scales
+            if seed in seeds_of[fmt]]
     fp32_jobs = [(RunConfig(task=TASK, method="sgd-fp", seed=s, epochs=args.epochs),
                   args.out / "fp32" / f"seed{s}") for s in seeds]
     work = [(config(f, sc, s, args.stats_every, args.epochs), run_dir(args.out, f, sc, s))
@@ -249,12 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(run_one, work + fp32_jobs))
     records = dict(zip(jobs, results[:len(work)], strict=True))
     fp32 = [accuracy(r) for r in results[len(work):]]
-    best = {fmt: best_static(records, fmt, [s for s in scales if s != ADAPTIVE], seeds) for fmt in formats}
+    best = {fmt: best_static(records, fmt, [s for s in scales if s != ADAPTIVE], seeds_of[fmt])
+            for fmt in formats}
     print(f"\nfp32 (sgd-fp) test accuracy: {mean_std(fp32)} %\n")
-    print(tables(records, formats, seeds, scales))
+    print(tables(records, formats, seeds_of, scales))
     args.docs.mkdir(parents=True, exist_ok=True)
     for path in (plot_underflow(records, formats, best, args.docs), plot_scales(records, formats, args.docs),
-                 plot_accuracy(records, formats, seeds, exponents, args.docs, fp32)):
+                 plot_accuracy(records, formats, seeds_of, exponents, args.docs, fp32)):
         print(f"wrote {path}")
     return 0
 
