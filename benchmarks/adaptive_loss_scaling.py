@@ -22,8 +22,9 @@ against the fixed scale, adaptive as a band).
 Runs are resumable (each run's folder under ``--out``; a finished run is read back, an
 interrupted one resumes from its checkpoint). Not a timed benchmark.
 
-Run: ``nice -n 10 python benchmarks/adaptive_loss_scaling.py`` (about 45 CPU-minutes with the
-defaults; ``--workers`` processes, ``--seeds``).
+Run: ``nice -n 10 python benchmarks/adaptive_loss_scaling.py`` (45 runs with the defaults; each
+took about 4 minutes of wall time with two workers on the 2-core machine at load 11-15;
+``--workers`` processes, ``--seeds N`` or ``--seeds FORMAT=N,...`` per format).
 """
 
 from __future__ import annotations
