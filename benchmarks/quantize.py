@@ -1,23 +1,41 @@
-"""Time ``lpformats.quantize`` per format family and rounding mode against np.copyto and peers.
+"""Time ``lpformats.quantize`` per format family and rounding mode against np.copyto and
+peers, with Numba compiling for the host's ISA and for AVX2, and check the targets.
 
 Run from the repository root::
 
-    python benchmarks/quantize.py [--n 16777216] [--threads 1,2] [--repeat 5] [--gfloat-n 16384]
+    python benchmarks/quantize.py [--n 16777216] [--threads 1] [--repeat 7] [--isa host,avx2]
+                                  [--gfloat-n 16384] [--formats FMT ...]
 
 For each case (a format) and rounding mode (nearest, stochastic) it prints ns per element of
-``quantize(x, fmt, mode, out=o)`` (float32 input, output preallocated, after a warm-up call,
-best of ``--repeat``) for each numba thread count, the ratio ``np.copyto time / our time``
-(1.0 would be the memory-bandwidth limit), and for every peer that shares the format its
-ns/element and ``speedup = peer time / our best time``. Peers that are missing print why.
-The load average is printed before and after: the figures are only as good as the machine
-was quiet.
+``quantize(x, fmt, mode, out=o)`` (float32 input, output preallocated, after a warm-up call)
+for each numba thread count, and ``copyto/ours`` = np.copyto's time over ours (1.0 would be
+the memory-bandwidth limit). Timing is the best of ``--repeat`` interleaved rounds: each
+round times np.copyto and then every case once, so that load from other processes hits all
+of them alike. Targets (issue 15, one thread): nearest fixed/float >= 0.35 of np.copyto,
+stochastic, BFP and MX >= 0.2, and torch 2.13's float8_e4m3fn cast at least 4x our
+fp8_e4m3 nearest time; each row says PASS or MISS.
+
+``--isa avx2`` runs the same measurement in a child process with
+``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=""`` (Numba compiles AVX2 code; the CPU name
+alone keeps the host's AVX-512 features), ``OPENBLAS_CORETYPE=Haswell`` and
+``ATEN_CPU_CAPABILITY=avx2`` (torch's AVX2 kernels for the torch peers). The results must be
+the same bits on every ISA: each run hashes every output and the tables say whether the
+hashes agree with the host's. Peers that share a format are timed too (ns/element and
+``peer time / our time``); missing peers print why. Every run prints its machine line
+(CPU, ISA, the ISA Numba compiles for, BLAS) and the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +47,7 @@ import numpy as np
 
 import lpformats
 from benchmarks import peers
-from benchmarks.common import best_time, code_version, machine_line
+from benchmarks.common import best_time, code_version, load_line, machine_line
 
 MODES = ("nearest", "stochastic")
 
@@ -101,19 +119,37 @@ def _thread_list(text: str) -> list[int]:
     return counts
 
 
+#: Environment of the AVX2 child run (see the module docstring).
+AVX2_ENV = {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "", "OPENBLAS_CORETYPE": "Haswell",
+            "ATEN_CPU_CAPABILITY": "avx2"}
+ISAS = ("host", "avx2")
+
+
+def _isa_list(text: str) -> list[str]:
+    isas = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [isa for isa in isas if isa not in ISAS]
+    if not isas or unknown:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(ISAS)}; got {text!r}")
+    return isas
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=_positive_int, default=1 << 24,
                         help=f"float32 elements (a multiple of {COLUMNS}; default 2**24 = 16M)")
-    parser.add_argument("--threads", type=_thread_list, default=[1, 2],
-                        help="numba thread counts to time, comma-separated (default 1,2)")
-    parser.add_argument("--repeat", type=_positive_int, default=5,
-                        help="timed calls per measurement; the best is kept (default 5)")
+    parser.add_argument("--threads", type=_thread_list, default=[1],
+                        help="numba thread counts to time, comma-separated (default 1: the targets' count)")
+    parser.add_argument("--repeat", type=_positive_int, default=7,
+                        help="interleaved timing rounds; the best of each is kept (default 7)")
+    parser.add_argument("--isa", type=_isa_list, default=list(ISAS),
+                        help="host (Numba's default target), avx2 (a child process compiling for haswell), "
+                             "or both (default host,avx2)")
     parser.add_argument("--gfloat-n", type=_positive_int, default=1 << 14,
                         help="elements given to the slow pure-numpy gfloat reference (default 2**14)")
     parser.add_argument("--formats", nargs="+", metavar="FMT",
                         help="only these cases (spellings as listed in CASES)")
+    parser.add_argument("--child-json", help=argparse.SUPPRESS)  # internal: the AVX2 run's result file
     args = parser.parse_args(argv)
     if args.n % COLUMNS:
         parser.error(f"--n must be a multiple of {COLUMNS}; got {args.n}")
@@ -128,11 +164,37 @@ def ns_per_element(seconds: float, elements: int) -> float:
     return seconds / elements * 1e9
 
 
-def time_ours(x: np.ndarray, out: np.ndarray, case: Case, mode: str, repeat: int) -> float:
-    """ns/element of ``quantize(x, case.fmt, mode, out=out)`` at the current thread count."""
-    fmt = lpformats.parse(case.fmt)
-    seconds = best_time(lambda: lpformats.quantize(x, fmt, mode, seed=1, out=out), repeat)
-    return ns_per_element(seconds, x.size)
+def target_ratio(case: Case, mode: str) -> float:
+    """The issue-15 target for ``copyto/ours``: 0.35 for nearest fixed/float, else 0.2."""
+    return 0.35 if mode == "nearest" and case.family in ("fixed", "float") else 0.2
+
+
+#: The peer whose time must be at least :data:`TORCH_E4M3_FACTOR` times ours (fp8_e4m3 nearest).
+TORCH_E4M3_PEER = "torch float8_e4m3fn"
+TORCH_E4M3_FACTOR = 4.0
+
+
+def time_interleaved(x: np.ndarray, out: np.ndarray, cases: list[Case], repeat: int
+                     ) -> tuple[float, dict[tuple[str, str], float]]:
+    """Best seconds of np.copyto and of every ``(format, mode)``'s ``quantize`` over
+    ``repeat`` rounds; each round runs all of them once, one after the other."""
+    def call_of(fmt: lpformats.Format, mode: str):
+        return lambda: lpformats.quantize(x, fmt, mode, seed=1, out=out)
+
+    calls = {(case.fmt, mode): call_of(lpformats.parse(case.fmt), mode) for case in cases for mode in MODES}
+    for call in calls.values():
+        call()  # warm-up (compiles on first use)
+    copy_best = float("inf")
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(repeat):
+        start = time.perf_counter()
+        np.copyto(out, x)
+        copy_best = min(copy_best, time.perf_counter() - start)
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            best[key] = min(best[key], time.perf_counter() - start)
+    return copy_best, best
 
 
 def time_peer(build: peers.Peer, x: np.ndarray, mode: str, repeat: int, sample: int) -> float | str:
@@ -144,63 +206,142 @@ def time_peer(build: peers.Peer, x: np.ndarray, mode: str, repeat: int, sample: 
     return ns_per_element(best_time(run.call, repeat), run.elements)
 
 
+def digest(x: np.ndarray, case: Case, mode: str) -> str:
+    """sha256 of ``quantize(x)``'s bytes (the same input on every ISA must give the same)."""
+    return hashlib.sha256(lpformats.quantize(x, case.fmt, mode, seed=1).tobytes()).hexdigest()[:16]
+
+
+def measure(args: argparse.Namespace, cases: list[Case]) -> dict:
+    """Everything one process measures: machine line, np.copyto and our ns/element per
+    thread count, output digests, peer times (JSON-ready)."""
+    import torch
+
+    print(machine_line() + " (before)", flush=True)
+    torch.set_num_threads(min(args.threads))
+    x = np.random.default_rng(0).standard_normal((args.n // COLUMNS, COLUMNS)).astype(np.float32)
+    out = np.empty_like(x)
+    result: dict = {"machine": machine_line(), "copy_ns": {}, "ours": {}, "digests": {}, "peers": {},
+                    "torch_threads": torch.get_num_threads()}
+    for threads in args.threads:
+        numba.set_num_threads(threads)
+        copy_s, best = time_interleaved(x, out, cases, args.repeat)
+        result["copy_ns"][str(threads)] = ns_per_element(copy_s, x.size)
+        for (fmt, mode), seconds in best.items():
+            result["ours"][f"{fmt}|{mode}|{threads}"] = ns_per_element(seconds, x.size)
+        print(f"  {threads} thread(s): np.copyto {result['copy_ns'][str(threads)]:.3f} ns/element, "
+              + ", ".join(f"{k} {ns_per_element(v, x.size):.2f}" for k, v in best.items()), flush=True)
+    for case in cases:
+        for mode in MODES:
+            result["digests"][f"{case.fmt}|{mode}"] = digest(x, case, mode)
+            for name, build in case.peers.items():
+                peer = time_peer(build, x, mode, args.repeat, args.gfloat_n)
+                result["peers"][f"{case.fmt}|{mode}|{name}"] = peer
+                shown = peer if isinstance(peer, str) else f"{peer:.2f}"
+                print(f"  {case.fmt:16s} {mode:10s} {name}: {shown}", flush=True)
+    result["load_after"] = load_line()
+    print(machine_line() + " (after)", flush=True)
+    return result
+
+
+def measure_avx2(argv: list[str]) -> dict:
+    """:func:`measure` in a child process whose Numba, OpenBLAS and torch use AVX2 code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "avx2.json"
+        command = [sys.executable, str(Path(__file__).resolve()), *argv, "--isa", "host",
+                   "--child-json", str(path)]
+        subprocess.run(command, env={**os.environ, **AVX2_ENV}, check=True)
+        return json.loads(path.read_text())
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def report(results: dict[str, dict], cases: list[Case], threads: list[int]) -> None:
+    """Per ISA: our ns/element and copyto ratio per thread count with the targets, the
+    torch float8_e4m3fn target, the peers, and whether the bits match the host's."""
+    reference = next(iter(results.values()))["digests"]
+    for isa, result in results.items():
+        print(f"\n## lpformats.quantize, {isa}: {result['machine']}\n")
+        header = ["family", "format", "rounding"]
+        for t in threads:
+            header += [f"ns/el {t}t", f"copyto/ours {t}t"]
+        header += ["target", "one thread", "same bits as " + next(iter(results))]
+        rows = []
+        for case in cases:
+            for mode in MODES:
+                row = [case.family, case.fmt, mode]
+                for t in threads:
+                    ns = result["ours"][f"{case.fmt}|{mode}|{t}"]
+                    row += [f"{ns:.2f}", f"{result['copy_ns'][str(t)] / ns:.2f}"]
+                ratio = result["copy_ns"][str(threads[0])] / result["ours"][f"{case.fmt}|{mode}|{threads[0]}"]
+                target = target_ratio(case, mode)
+                same = result["digests"][f"{case.fmt}|{mode}"] == reference[f"{case.fmt}|{mode}"]
+                row += [f">= {target}", _verdict(ratio >= target) if threads[0] == 1 else "-",
+                        "yes" if same else "NO"]
+                rows.append(row)
+        print(_table(header, rows))
+        copies = ", ".join(f"{result['copy_ns'][str(t)]:.3f} ({t}t)" for t in threads)
+        print(f"\nnp.copyto of the same array: {copies} ns/element. Load after: {result['load_after']}.")
+        peer_rows = []
+        for case in cases:
+            for mode in MODES:
+                best = min(result["ours"][f"{case.fmt}|{mode}|{t}"] for t in threads)
+                for name in case.peers:
+                    peer = result["peers"][f"{case.fmt}|{mode}|{name}"]
+                    if isinstance(peer, str):
+                        peer_rows.append([case.fmt, mode, name, peer, "", ""])
+                        continue
+                    check = ""
+                    if name == TORCH_E4M3_PEER and mode == "nearest":
+                        check = f"{_verdict(peer / best >= TORCH_E4M3_FACTOR)} (>= {TORCH_E4M3_FACTOR:.0f}x)"
+                    peer_rows.append([case.fmt, mode, name, f"{peer:.2f}", f"{peer / best:.1f}x", check])
+        if peer_rows:
+            print(f"\nPeers, {isa} (torch at {result['torch_threads']} thread(s); ours vs X = X's time / our "
+                  "best time):\n")
+            print(_table(["format", "rounding", "peer", "peer ns/el", "ours vs peer", "target"], peer_rows))
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     cases = [c for c in CASES if args.formats is None or c.fmt in args.formats]
-    print(f"# lpformats.quantize benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(machine_line() + " (before)")
+    if args.child_json:
+        Path(args.child_json).write_text(json.dumps(measure(args, cases)))
+        return
+    print(f"# lpformats.quantize benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"code: {code_version()}")
     import torch
 
-    print(f"numpy {np.__version__}, numba {numba.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads for torch and QPyTorch peers)")
-    print(f"n = {args.n} float32 ({args.n // COLUMNS} x {COLUMNS}), best of {args.repeat}, "
-          f"gfloat on the first {args.gfloat_n} elements\n", flush=True)
+    print(f"numpy {np.__version__}, numba {numba.__version__}, torch {torch.__version__}; "
+          f"n = {args.n} float32 ({args.n // COLUMNS} x {COLUMNS}), best of {args.repeat} interleaved "
+          f"rounds, gfloat on the first {args.gfloat_n} elements\n", flush=True)
+    results: dict[str, dict] = {}
+    for isa in args.isa:
+        print(f"### {isa}", flush=True)
+        results[isa] = measure(args, cases) if isa == "host" else measure_avx2(_without_isa(argv))
+    report(results, cases, args.threads)
 
-    x = np.random.default_rng(0).standard_normal((args.n // COLUMNS, COLUMNS)).astype(np.float32)
-    out = np.empty_like(x)
-    copy_ns = ns_per_element(best_time(lambda: np.copyto(out, x), args.repeat), x.size)
-    print(f"np.copyto: {copy_ns:.3f} ns/element\n", flush=True)
 
-    ours: dict[tuple[str, str, int], float] = {}
-    for threads in args.threads:
-        numba.set_num_threads(threads)
-        for case in cases:
-            for mode in MODES:
-                ours[case.fmt, mode, threads] = time_ours(x, out, case, mode, args.repeat)
-                print(f"  {case.fmt:16s} {mode:10s} {threads} thread(s): "
-                      f"{ours[case.fmt, mode, threads]:.3f} ns/element", flush=True)
-
-    main_rows, peer_rows = [], []
-    for case in cases:
-        for mode in MODES:
-            by_threads = [ours[case.fmt, mode, t] for t in args.threads]
-            best = min(by_threads)
-            best_threads = args.threads[by_threads.index(best)]
-            main_rows.append([case.family, case.fmt, mode, *(f"{v:.2f}" for v in by_threads),
-                              f"{best:.2f} ({best_threads}t)", f"{copy_ns / best:.2f}"])
-            for name, build in case.peers.items():
-                peer = time_peer(build, x, mode, args.repeat, args.gfloat_n)
-                if isinstance(peer, str):
-                    peer_rows.append([case.fmt, mode, name, peer, ""])
-                else:
-                    peer_rows.append([case.fmt, mode, name, f"{peer:.2f}", f"{peer / best:.1f}x"])
-                print(f"  {case.fmt:16s} {mode:10s} {name}: {peer_rows[-1][3]}", flush=True)
-
-    thread_cols = [f"ns/el {t}t" for t in args.threads]
-    print("\n## lpformats.quantize (float32 in, out= preallocated)\n")
-    print(_table(["family", "format", "rounding", *thread_cols, "best ns/el", "copyto/ours"], main_rows))
-    print(f"\nnp.copyto of the same array: {copy_ns:.3f} ns/element; copyto/ours = np.copyto time "
-          "divided by ours (1.0 = memory-bandwidth bound)\n")
-    print("## Peers (ours vs X = speedup = X's time / our best time)\n")
-    print(_table(["format", "rounding", "peer", "peer ns/el", "ours vs peer"], peer_rows))
-    print("\n" + machine_line() + " (after)")
+def _without_isa(argv: list[str]) -> list[str]:
+    """``argv`` without an ``--isa VALUE`` pair (the child gets its own)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item == "--isa":
+            skip = True
+            continue
+        if not item.startswith("--isa="):
+            out.append(item)
+    return out
 
 
 if __name__ == "__main__":

@@ -8,26 +8,44 @@ The block's grid is the element grid scaled by ``2**X``.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
-from lpformats._bitcast import bits_float64, exponent_of, float64_bits, pow2
+from lpformats._bitcast import (
+    bits_float32,
+    bits_float64,
+    exponent_of,
+    float32_bits,
+    float64_bits,
+    pow2,
+    pow2_32,
+)
 from lpformats._elements import fixed_value, float_value
-from lpformats.rng import element_bits
+from lpformats._elements32 import fixed_value32, float_value32
+from lpformats.rng import GOLDEN, random_float, stream_word
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
-#: Bit patterns of float64 +inf and the magnitude mask: |x| compares as its bits do.
+#: Bit patterns of float64 / float32 +inf and the magnitude masks: |x| compares as its bits do.
 _INF_BITS = 0x7FF0000000000000
 _ABS_MASK = 0x7FFFFFFFFFFFFFFF
+_INF_BITS32 = 0x7F800000
+_ABS_MASK32 = 0x7FFFFFFF
+#: The float32 quiet-NaN bit (a signalling NaN converted to float64 and back gains it).
+_QUIET32 = 0x00400000
 
 
-@njit(cache=True)
 def _max_abs(xs):
-    """``(max|x| ignoring NaN, NaN count)`` of a 1-D slice.
+    """``(max|x| ignoring NaN as float64, NaN count)`` of a 1-D float slice.
 
     Compares magnitudes as integer bit patterns (ordered like the values; NaN patterns are
     above +inf's): integer max reductions vectorize, float ones do not without fast-math,
-    which would also drop the NaN test (measured: 0.10 instead of 0.62 ns/element).
+    which would also drop the NaN test (measured: 0.10 instead of 0.62 ns/element). float32
+    slices compare their own 32-bit patterns (twice the lanes, and AVX2 has no 64-bit max).
     Not inlined: Numba's parfor pass rejects inner loops that reassign a reduction."""
+    raise NotImplementedError("called from Numba code only")
+
+
+def _max_abs64(xs):
     m = 0
     nans = 0
     for c in range(xs.size):
@@ -36,6 +54,22 @@ def _max_abs(xs):
         nans += is_nan
         m = max(m, 0 if is_nan else bits)
     return bits_float64(m), nans
+
+
+def _max_abs32(xs):
+    m = np.int32(0)
+    nans = np.int32(0)
+    for c in range(xs.size):
+        bits = np.int32(float32_bits(xs[c]) & _ABS_MASK32)
+        is_nan = bits > _INF_BITS32
+        nans = np.int32(nans + is_nan)
+        m = max(m, np.int32(0) if is_nan else bits)
+    return np.float64(bits_float32(m)), np.int64(nans)
+
+
+@overload(_max_abs)
+def _max_abs_by_dtype(xs):
+    return _max_abs32 if xs.dtype == types.float32 else _max_abs64
 
 
 @njit(parallel=True, cache=True)
@@ -80,12 +114,14 @@ def _element_loop(
     """
     rand_scale = 2.0**nbits
     shift = np.uint64(64 - nbits)
+    word = stream_word(key, np.uint64(base))
     count = 0
     for c in range(xs.size):
         v = np.float64(xs[c])
         rand = 0.0
         if mode == STOCHASTIC:
-            rand = np.float64(element_bits(key, np.uint64(base + c)) >> shift)
+            rand = random_float(word, shift)
+            word += np.uint64(GOLDEN)
         if is_float:
             q = float_value(v, man, emin, maxval, flush, no_negative_zero, overflow,
                             mode, rand, rand_scale)
@@ -236,6 +272,124 @@ def quantize_blocks(
                         derive, lo, hi, offset, poison_nan, poison_inf, is_float, man, emin, maxval,
                         flush, no_negative_zero, overflow, kmin, kmax, fl, wrap, mode, key, nbits,
                         nan_value)
+
+
+@njit(inline="always", cache=True)
+def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value):
+    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`): ``xs``/``os``
+    float32, ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
+    from :func:`_grid32`. The NaN count is kept in int32 so that no lane widens."""
+    (man, emin, maxval, tiny, flush, no_negative_zero, overflow, s_lo, s_hi, u_lo, u_hi, kmin, kmax,
+     lift_exp) = grid
+    lift = pow2_32(lift_exp)
+    rand_scale = 2.0**nbits
+    shift = np.uint64(64 - nbits)
+    word = stream_word(key, np.uint64(base))
+    count = np.int32(0)
+    for c in range(xs.size):
+        v = xs[c]
+        rand = 0.0
+        if mode == STOCHASTIC:
+            rand = random_float(word, shift)
+            word += np.uint64(GOLDEN)
+        if is_float:
+            q = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow, mode, rand,
+                              rand_scale, lift, lift_exp)
+        else:
+            q = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, rand, rand_scale)
+        is_nan = v != v
+        count = np.int32(count + is_nan)
+        quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
+        kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
+        os[c] = kept if is_nan else q
+    return count
+
+
+@njit(inline="always", cache=True)
+def _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl):
+    """The element grid shifted by the shared exponent ``X`` as float32/int32 constants for
+    :func:`_element_loop32`: ``(man, emin + X, maxval * 2**X, 2**(emin + X), flush,
+    no_negative_zero, overflow, 2**f (two factors), 2**-f (two factors), kmin, kmax,
+    max(0, -126 - emin - X))`` with ``f = fl - X`` (halves, so that each factor is a normal
+    float32); the last is the ``lift_exp`` of :func:`float_value32`."""
+    f = fl - X
+    half = f >> 1
+    return (np.int32(man), np.int32(emin + X), np.float32(maxval * pow2(X)), np.float32(pow2(emin + X)),
+            flush, no_negative_zero, overflow, np.float32(pow2(half)), np.float32(pow2(f - half)),
+            np.float32(pow2(-half)), np.float32(pow2(half - f)), np.float32(kmin), np.float32(kmax),
+            np.int32(max(0, -126 - emin - X)))
+
+
+@njit(inline="always", cache=True)
+def _block_loop32(
+    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+    mode, key, nbits, nan_value,
+):
+    """:func:`_block_loop` with :func:`_element_loop32`."""
+    length = xrow.size
+    for b in range(b0, b1):
+        start = b * block
+        xs = xrow[start:min(start + block, length)]
+        os = orow[start:min(start + block, length)]
+        p = p0 + b - b0
+        if derive:
+            m, nans = _max_abs(xs)
+            exps[p] = min(max(exponent_of(m) - offset, lo), hi)
+            if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
+                os[:] = np.nan
+                block_nans[p] = 0
+                continue
+        grid = _grid32(exps[p], man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
+        block_nans[p] = _element_loop32(xs, os, row_base + start, is_float, grid, mode, key, nbits,
+                                        nan_value)
+
+
+@njit(cache=True)
+def _quantize_group32(
+    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+    mode, key, nbits, nan_value,
+):
+    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode)."""
+    if is_float:
+        if mode == NEAREST:
+            return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                                 hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                             hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
+    if mode == NEAREST:
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                             hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
+    return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                         hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
+                         no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
+
+
+@njit(parallel=True, cache=True)
+def quantize_blocks32(
+    x2, out2, block, exps, block_nans, derive, lo, hi, offset, poison_nan, poison_inf,
+    is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+    mode, key, nbits, nan_value,
+):
+    """:func:`quantize_blocks` for float32 ``x2``/``out2`` on float32 lanes, for ``nearest``
+    and ``stochastic`` rounding (``mode``), without ``wrap``; the caller checks that every
+    grid the shared exponents can reach lies inside float32
+    (:func:`lpformats.quantize.float32_lanes_fit`). Same arguments and results."""
+    rows, length = x2.shape
+    nblk = (length + block - 1) // block
+    per_item = max(1, _GROUP // block)
+    items = (nblk + per_item - 1) // per_item
+    for q in prange(rows * items):
+        r = q // items
+        b0 = (q % items) * per_item
+        b1 = min(b0 + per_item, nblk)
+        _quantize_group32(x2[r], out2[r], r * length, b0, b1, block, r * nblk + b0, exps, block_nans,
+                          derive, lo, hi, offset, poison_nan, poison_inf, is_float, man, emin, maxval,
+                          flush, no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
 
 
 @njit(parallel=True, cache=True)

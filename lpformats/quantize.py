@@ -26,7 +26,7 @@ from lpformats.formats import (
     MXFormat,
 )
 from lpformats.rng import check_seed, fresh_seed, stream_key
-from lpformats.rounding import STOCHASTIC, check_stochastic_bits, rounding_code
+from lpformats.rounding import NEAREST, STOCHASTIC, check_stochastic_bits, rounding_code
 from lpformats.spelling import parse
 
 #: ``nan=`` choices. ``None`` picks the format's default: ``propagate`` for formats with a NaN
@@ -140,6 +140,43 @@ def _given_block_exponents(plan: BlockPlan, fmt: Format, arr_shape: tuple[int, .
     return exps
 
 
+#: Largest finite float32; the largest scale shift whose two halves :func:`pow2_32` builds.
+_FLT_MAX = float(np.finfo(np.float32).max)
+_MAX_SHIFT32 = 2 * 126
+
+
+def _shared_exponent_range(fmt: Format, plan: BlockPlan) -> tuple[int, int]:
+    """The shared exponents ``X`` a float32 tensor can give ``fmt``'s blocks: 0 for scalar
+    formats; BFP ``[lo, hi]`` (an infinity gives ``hi``); MX up to ``127 - emax(element)``
+    (float32 magnitudes stay below ``2**128``; a block holding inf becomes NaN unrounded)."""
+    if isinstance(fmt, (FixedPoint, FloatFormat)):
+        return 0, 0
+    if isinstance(fmt, MXFormat):
+        return plan.lo, min(plan.hi, 127 - plan.offset)
+    return plan.lo, plan.hi
+
+
+def float32_lanes_fit(fmt: Format, plan: BlockPlan, mode: int, dtype: np.dtype) -> bool:
+    """Whether :func:`lpformats._kernel.quantize_blocks32` gives the float64 kernel's exact
+    results for a ``dtype`` tensor in rounding ``mode``: float32 data, ``nearest`` or
+    ``stochastic``, and for every reachable shared exponent a grid inside float32 (float:
+    at most 23 mantissa bits, largest value and scale shifts within ``2 * 126``; fixed:
+    saturating, ``|k| <= 2**24``, the grid step at least ``2**-149`` and the largest value
+    finite). See :mod:`lpformats._elements32` for why these suffice."""
+    if dtype != np.float32 or mode not in (NEAREST, STOCHASTIC):
+        return False
+    x_lo, x_hi = _shared_exponent_range(fmt, plan)
+    is_float, man, emin, maxval, *_, kmin, kmax, fl, wrap = grid_args(fmt)
+    if is_float:
+        smallest, largest = maxval * 2.0**x_lo, maxval * 2.0**x_hi
+        lifted_ok = isinstance(fmt, MXFormat) or emin >= -126  # see float_value32's ``lift``
+        return (man <= 23 and man - (emin + x_lo) <= _MAX_SHIFT32 and largest <= _FLT_MAX
+                and float(np.float32(smallest)) == smallest and lifted_ok)
+    widest = max(-kmin, kmax)
+    finest, coarsest = fl - x_lo, fl - x_hi
+    return not wrap and widest <= 2**24 and finest <= 149 and widest * 2.0**-coarsest <= _FLT_MAX
+
+
 def nan_message(count: int, first: tuple[int, ...], fmt: Format, name: str) -> str:
     """The error for ``count`` NaNs, the first at index ``first``, under ``nan='raise'``."""
     return (
@@ -182,11 +219,19 @@ def quantize_array(
     element = grid_args(fmt)
     is_mx = isinstance(fmt, MXFormat)
     block_nans = np.empty(plan.blocks, dtype=np.int32)
-    _kernel.quantize_blocks(
-        plan.work, out2, plan.block, exps, block_nans, plan.derive, plan.lo, plan.hi, plan.offset,
-        is_mx and policy == "propagate", is_mx, *element,
-        mode, np.uint64(key), nbits, np.nan if policy == "propagate" else 0.0,
-    )
+    nan_value = np.nan if policy == "propagate" else 0.0
+    if out2.dtype == np.float32 and float32_lanes_fit(fmt, plan, mode, plan.work.dtype):
+        _kernel.quantize_blocks32(
+            plan.work, out2, plan.block, exps, block_nans, plan.derive, plan.lo, plan.hi, plan.offset,
+            is_mx and policy == "propagate", is_mx, *element[:-1],
+            mode, np.uint64(key), nbits, np.float32(nan_value),
+        )
+    else:
+        _kernel.quantize_blocks(
+            plan.work, out2, plan.block, exps, block_nans, plan.derive, plan.lo, plan.hi, plan.offset,
+            is_mx and policy == "propagate", is_mx, *element,
+            mode, np.uint64(key), nbits, nan_value,
+        )
     if policy == "raise" and block_nans.any():
         raise ValueError(_first_nan_message(source, int(block_nans.sum()), fmt, name))
     if plan.moved_axis is None:

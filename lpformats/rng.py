@@ -17,6 +17,8 @@ import secrets
 import numpy as np
 from numba import njit
 
+from lpformats._bitcast import bits_float64
+
 GOLDEN = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
 #: Random bits per element when ``stochastic_bits`` is not given: the float64 significand.
@@ -58,9 +60,35 @@ def mix64(z):
 
 
 @njit(inline="always", cache=True)
+def stream_word(key, index):
+    """The word that :func:`mix64` turns into element ``index``'s bits (both uint64):
+    ``key + (index + 1) * GOLDEN``. Consecutive elements' words differ by ``GOLDEN``, so a
+    loop adds it instead of multiplying (a 64-bit multiply is three on AVX2)."""
+    return key + (index + np.uint64(1)) * np.uint64(GOLDEN)
+
+
+@njit(inline="always", cache=True)
 def element_bits(key, index):
     """64 random bits for element ``index`` of the stream ``key`` (both uint64)."""
-    return mix64(key + (index + np.uint64(1)) * np.uint64(GOLDEN))
+    return mix64(stream_word(key, index))
+
+
+#: Bit pattern of 2.0**52: OR-ing an integer below 2**52 into its mantissa makes 2**52 + it.
+_TWO52_BITS = 0x4330000000000000
+
+
+@njit(inline="always", cache=True)
+def random_float(word, shift):
+    """``mix64(word) >> shift`` (``shift >= 11``: below 2**53) as an exact float64.
+
+    Converted by placing its halves in the mantissa of 2**52 (``R = 2 * (R >> 1) + (R & 1)``):
+    integer OR and float subtraction vectorize on every x86 SIMD level, whereas AVX2 has no
+    64-bit integer to float conversion and LLVM's emulation costs more than the mixing."""
+    r = mix64(word) >> shift
+    two52 = bits_float64(np.int64(_TWO52_BITS))
+    high = bits_float64(np.int64((r >> np.uint64(1)) | np.uint64(_TWO52_BITS))) - two52
+    low = bits_float64(np.int64((r & np.uint64(1)) | np.uint64(_TWO52_BITS))) - two52
+    return high * 2.0 + low
 
 
 @njit(parallel=False, cache=True)
