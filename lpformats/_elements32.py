@@ -11,7 +11,9 @@ float64 versions because every step is exact in float32 as well:
   (:func:`keep_nonzero32`), and nearest and stochastic rounding (``R < 2**53``) of any
   nonzero ``|y| < 2**-53`` depend on its sign only;
 * rounding an exact float32 to an integer is exact, and the integers (``|k| <= 2**24``) and
-  the grid values (``>= 2**-149``, ``<= FLT_MAX``) are float32 numbers;
+  the grid steps (``>= 2**-149``) are float32 numbers; a float grid's largest value is
+  finite in float32, and a fixed-point value beyond it (``-128 * 2**121`` of bfp8) comes from
+  one rounding of the exact product, as the float64 result stored as float32 does;
 * stochastic rounding converts the scaled value to float64 (exactly) and runs
   :func:`~lpformats.rounding.round_to_integer` itself, with the same random numbers.
 

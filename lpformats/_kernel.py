@@ -72,6 +72,11 @@ def _max_abs_by_dtype(xs):
     return _max_abs32 if xs.dtype == types.float32 else _max_abs64
 
 
+#: :func:`_max_abs` of a float32 slice inlined, for the (not parallel) block loops: a call per
+#: MX block of 32 costs as much as the block's arithmetic.
+_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32)
+
+
 @njit(parallel=True, cache=True)
 def block_max_abs(x2, block, amax):
     """Per block of ``block`` elements of each row of ``x2``: the largest magnitude,
@@ -334,7 +339,7 @@ def _block_loop32(
         os = orow[start:min(start + block, length)]
         p = p0 + b - b0
         if derive:
-            m, nans = _max_abs(xs)
+            m, nans = _max_abs32_inlined(xs)
             exps[p] = min(max(exponent_of(m) - offset, lo), hi)
             if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
                 os[:] = np.nan

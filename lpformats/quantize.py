@@ -160,9 +160,9 @@ def float32_lanes_fit(fmt: Format, plan: BlockPlan, mode: int, dtype: np.dtype) 
     """Whether :func:`lpformats._kernel.quantize_blocks32` gives the float64 kernel's exact
     results for a ``dtype`` tensor in rounding ``mode``: float32 data, ``nearest`` or
     ``stochastic``, and for every reachable shared exponent a grid inside float32 (float:
-    at most 23 mantissa bits, largest value and scale shifts within ``2 * 126``; fixed:
-    saturating, ``|k| <= 2**24``, the grid step at least ``2**-149`` and the largest value
-    finite). See :mod:`lpformats._elements32` for why these suffice."""
+    at most 23 mantissa bits, largest value finite, scale shifts within ``2 * 126``; fixed:
+    saturating, ``|k| <= 2**24``, the grid step at least ``2**-149``, scale shifts within
+    ``2 * 126``). See :mod:`lpformats._elements32` for why these suffice."""
     if dtype != np.float32 or mode not in (NEAREST, STOCHASTIC):
         return False
     x_lo, x_hi = _shared_exponent_range(fmt, plan)
@@ -174,7 +174,10 @@ def float32_lanes_fit(fmt: Format, plan: BlockPlan, mode: int, dtype: np.dtype) 
                 and float(np.float32(smallest)) == smallest and lifted_ok)
     widest = max(-kmin, kmax)
     finest, coarsest = fl - x_lo, fl - x_hi
-    return not wrap and widest <= 2**24 and finest <= 149 and widest * 2.0**-coarsest <= _FLT_MAX
+    # k * 2**-f is computed as (k * 2**-(f >> 1)) * 2**(f >> 1) - f: the first product must be
+    # exact; the second is then rounded once, as the float64 result is when stored as float32.
+    return (not wrap and widest <= 2**24 and finest <= 149 and coarsest >= -_MAX_SHIFT32
+            and widest * 2.0 ** -(coarsest >> 1) <= _FLT_MAX)
 
 
 def nan_message(count: int, first: tuple[int, ...], fmt: Format, name: str) -> str:
