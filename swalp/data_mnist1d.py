@@ -78,7 +78,8 @@ def generated_set(seed: int, samples: int, train_split: float) -> dict[str, np.n
     path = cache_dir() / f"mnist1d-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
         try:
-            with np.load(path) as cached:
+            # our own handle: np.load leaves its file open when the archive is damaged
+            with path.open("rb") as handle, np.load(handle) as cached:
                 return {key: cached[key] for key in cached.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             pass  # a damaged cache file is generated again and replaced
