@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,7 +69,12 @@ def _count(name: str, value: int, low: int) -> int:
     return value
 
 
-class LossScaler:
+def check_patience(patience: int) -> int:
+    """``patience`` (overflowing steps tolerated at the floor), or ValueError."""
+    return _count("patience", patience, 0)
+
+
+class LossScaler(ABC):
     """Interface of a loss scaler (see the module docstring).
 
     Subclasses set :attr:`kind` and implement :attr:`loss_scale`, :meth:`update`,
@@ -87,22 +93,22 @@ class LossScaler:
     per_layer = False
 
     def __init__(self, patience: int = DEFAULT_PATIENCE) -> None:
-        self.patience = _count("patience", patience, 0)
+        self.patience = check_patience(patience)
         self.steps = 0
         self.skipped = 0
         self.floor_overflows = 0  # consecutive overflowing steps at the floor
 
     @property
+    @abstractmethod
     def loss_scale(self) -> float:
         """The factor the loss is multiplied by before the backward pass."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def at_floor(self) -> bool:
         """True when the scale cannot be lowered."""
-        raise NotImplementedError
 
-    def attach(self, model: nn.Module) -> None:
+    def attach(self, model: nn.Module) -> None:  # noqa: B027 (optional hook: nothing by default)
         """Install what the scaler needs inside ``model``'s backward pass (nothing for a loss scaler)."""
 
     def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
@@ -153,10 +159,10 @@ class LossScaler:
         self._overflow()
         return True
 
-    def _clean(self) -> None:
+    def _clean(self) -> None:  # noqa: B027 (optional hook: nothing by default)
         """State change after a clean step."""
 
-    def _overflow(self) -> None:
+    def _overflow(self) -> None:  # noqa: B027 (optional hook: nothing by default)
         """State change after an overflowing step."""
 
     def state_dict(self) -> dict[str, Any]:

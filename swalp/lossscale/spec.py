@@ -33,6 +33,7 @@ from swalp.lossscale.scalers import (
     EnhancedScaler,
     LossScaler,
     StaticScaler,
+    check_patience,
 )
 
 KINDS = ("none", "static", "dynamic", "enhanced", "adaptive")
@@ -132,7 +133,7 @@ def _check_values(options: dict) -> None:
     if options["kind"] == "adaptive":
         values = {k: v for k, v in options.items() if k not in ("kind", "patience")}
         adaptive.check_options(**values)
-        LossScaler(options.get("patience", DEFAULT_PATIENCE))
+        check_patience(options.get("patience", DEFAULT_PATIENCE))
     else:
         build_scaler(options)
 

@@ -11,6 +11,7 @@ optimum of a convex task and the history. The trainer owns the rest.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -94,7 +95,7 @@ def int_at_least(minimum: int) -> Callable[[str, Any], None]:
     return check
 
 
-class Trainer:
+class Trainer(ABC):
     """The per-run part of a method, built by :meth:`Method.trainer` once the run's model,
     data, schedule and stream exist. Subclasses implement :meth:`train_epoch` and set
     :attr:`optimizer` (its first group's ``lr`` goes into each epoch's history row), or
@@ -108,6 +109,7 @@ class Trainer:
     def __init__(self, run: Run) -> None:
         self.run = run
 
+    @abstractmethod
     def train_epoch(self, epoch: int) -> float:
         """Train epoch ``epoch`` (0-based) and return its mean training loss. After every
         optimizer step call ``self.run.after_step(loss)`` (per-step history rows).
@@ -115,7 +117,6 @@ class Trainer:
         Raises:
             NonFiniteError: training diverged.
         """
-        raise NotImplementedError
 
     def last_lr(self) -> float:
         """The learning rate of the last step (the epoch's history row ``lr``)."""
@@ -126,7 +127,7 @@ class Trainer:
         differ from the run's own, see :data:`swalp.experiments.run.RUN_STATE_KEYS`)."""
         return {}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook: nothing by default)
         """Restore what :meth:`state_dict` saved (``state`` is the whole run checkpoint)."""
 
     def epoch_fields(self) -> dict[str, Any]:
@@ -142,7 +143,7 @@ class Trainer:
         return {}
 
 
-class Method:
+class Method(ABC):
     """A training method of the registry (:mod:`swalp.methods`).
 
     Attributes:
@@ -173,13 +174,13 @@ class Method:
         (default: unchanged; e.g. ``fp8`` puts its master weights in role M)."""
         return specs
 
-    def check(self, config: RunConfig) -> None:
+    def check(self, config: RunConfig) -> None:  # noqa: B027 (optional hook: nothing by default)
         """Refuse a resolved ``config`` this method cannot train (formats, tasks, option
         combinations), with the reason. Options are already checked one by one."""
 
+    @abstractmethod
     def trainer(self, run: Run) -> Trainer:
         """The run's trainer (optimizer and state)."""
-        raise NotImplementedError
 
     def step_cost(self, run: Run) -> dict[str, Any]:
         """The accelerator cost of one training step (see :func:`swalp.cost.step_cost`): by

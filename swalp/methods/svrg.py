@@ -20,6 +20,7 @@ the gradient oracle, the outer-loop bookkeeping, the epoch loop, checkpoints, co
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -115,9 +116,9 @@ class VarianceReducedTrainer(Trainer):
         _, at_anchor = self.gradients(self.anchor, x, y)
         return loss, [(g - a) + f for g, a, f in zip(at_weights, at_anchor, self.full_gradient, strict=True)]
 
+    @abstractmethod
     def inner_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
         """One inner step on batch ``(x, y)`` at rate ``lr``; returns the loss before it."""
-        raise NotImplementedError
 
     def train_epoch(self, epoch: int) -> float:
         run = self.run
