@@ -202,6 +202,10 @@ def _worker(rank: int, world: int, store_dir: str, backend: str, fn: Callable, a
     result = fn(*args)
     if rank == 0:
         Path(store_dir, "result.pkl").write_bytes(pickle.dumps(result))
+    # Every rank's collectives (DDP's asynchronous gradient all-reduces included) are finished
+    # before any rank tears the group down: a rank exiting while gloo still holds a peer's
+    # work aborts that peer ("terminate called without an active exception", SIGABRT).
+    dist.barrier()
     dist.destroy_process_group()
 
 
@@ -221,7 +225,9 @@ def launch(fn: Callable, args: tuple, nproc: int, device_type: str = "cpu") -> A
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group(BACKENDS[device_type])
         try:
-            return fn(*args)
+            result = fn(*args)
+            dist.barrier()  # as in _worker: no rank tears the group down under another's work
+            return result
         finally:
             dist.destroy_process_group()
     if nproc == 1:
