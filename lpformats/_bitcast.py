@@ -1,5 +1,5 @@
-"""Scalar bit casts between float64 and int64 (float32 and int32) for Numba kernels, an int32
-shift, and exact powers of two.
+"""Scalar bit casts between float64 and int64 (float32 and int32) for Numba kernels, int32
+shifts, and exact powers of two.
 
 Numba has no scalar reinterpret cast; these intrinsics emit a single LLVM ``bitcast``, so the
 kernels that use them stay branch-free and vectorize.
@@ -47,16 +47,23 @@ def through_half(typingctx, value):
     return sig, codegen
 
 
-@intrinsic
-def shift_right32(typingctx, value, shift):
-    """Arithmetic right shift of an int32 by an int32 count (0..31), in int32: Numba would
-    widen both to int64 first, which halves the SIMD lanes of the loop around it."""
-    sig = types.int32(types.int32, types.int32)
+def _shift32(name: str, doc: str):
+    """An intrinsic shifting an int32 by an int32 count (0..31) in int32 (``builder.<name>``):
+    Numba would widen both to int64 first, which halves the SIMD lanes of the loop around it."""
 
-    def codegen(context, builder, signature, args):
-        return builder.ashr(args[0], args[1])
+    def shift(typingctx, value, count):
+        def codegen(context, builder, signature, args):
+            return getattr(builder, name)(args[0], args[1])
 
-    return sig, codegen
+        return types.int32(types.int32, types.int32), codegen
+
+    shift.__doc__ = doc
+    return intrinsic(shift)
+
+
+shift_right32 = _shift32("ashr", "Arithmetic right shift of an int32 by an int32 count (0..31), in int32.")
+shift_left32 = _shift32("shl", "Left shift of an int32 by an int32 count (0..31), in int32 (bits beyond "
+                               "bit 31 are lost).")
 
 
 @njit(inline="always", cache=True)

@@ -18,7 +18,9 @@ Two kernels, each with a fast lane for its commonest case, compute the same bits
   Fast lane: with exact products and additions exact or rounded to nearest, rows are first
   accumulated in int32 without range limits, with every output's largest and smallest value
   (:func:`_tracked_sums`); the range rule, and so the step-by-step loop, is needed only for
-  a row whose values left the range.
+  a row whose values left the range. Stochastic additions of exact products whose values
+  fit in int32 run four steps of ``k`` per pass on int32 lanes, the random bits computed
+  in the same pass (:func:`_stochastic32_run`).
 
 Every vector step (one ``k``, all ``N`` outputs) dispatches once to a loop in which the
 common case is a constant (``nearest`` rounding; exact products; no rounding at all in the
@@ -42,12 +44,13 @@ from lpformats._bitcast import (
     float32_bits,
     float64_bits,
     pow2,
+    shift_left32,
     shift_right32,
     through_half,
 )
 from lpformats._elements import fixed_code, fixed_in_range, float_finish, float_round
 from lpformats._int16_pairs import block_lanes, pair_sums, state_buffer
-from lpformats.rng import GOLDEN, element_bits, mix64
+from lpformats.rng import GOLDEN, element_bits, mix64, mix64_top, stream_word
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 #: Accumulation orders (kernel codes).
@@ -708,6 +711,97 @@ def _fixed_mac_stochastic_loop(acc, a, brow, mul_grid, mul_rounded, acc_grid, ct
     return sat + acc_out, 0, under, swamp, peak
 
 
+#: Steps of ``k`` per pass of :func:`_stochastic32_loop` over a row.
+STOCHASTIC32_STEPS = 4
+#: Distance of the random words of steps 1, 2, 3 of a pass from step 0's (two events a step).
+_WORD_STEPS = tuple(2 * t * GOLDEN % 2**64 for t in range(1, STOCHASTIC32_STEPS))
+
+
+@njit(inline="always", cache=True)
+def _stochastic32_step(old, a, x, top, s, kmin, kmax, wrap, counts):
+    """One addition of :func:`_stochastic32_loop` on int32 values: ``(code, counts)`` for
+    ``old + a * x`` (codes with ``s`` fraction bits more than the accumulator's) rounded
+    stochastically by ``top`` and brought into ``[kmin, kmax]``; ``counts = (out of range,
+    swamped, largest |code|)``.
+
+    ``top = (bits >> (64 - u)) << (s - u)``, ``u = min(nbits, s)``: :func:`_stochastic_step`
+    rounds the sum ``t`` up exactly when ``rem + top >= 2**s`` (``rem = t mod 2**s``), and as
+    ``rem, top < 2**s`` that is ``(t + top) >> s == floor(t / 2**s) + 1``: the rounded code
+    is ``(t + top) >> s``. A code left the range exactly when the range rule changed it."""
+    i32 = np.int32
+    out, swamp, high = counts
+    prod = i32(a * x)
+    k = shift_right32(i32(i32(shift_left32(old, s) + prod) + top), s)
+    q = i32(i32(i32(k - kmin) & i32(kmax - kmin)) + kmin) if wrap else min(max(k, kmin), kmax)
+    return q, (i32(out + i32(q != k)), i32(swamp + i32((prod != i32(0)) & (q == old))), max(high, abs(q)))
+
+
+@njit(inline="always", cache=True)
+def _stochastic32_loop(acc, a, b, grid, wrap, words):
+    """:data:`STOCHASTIC32_STEPS` steps of :func:`_fixed_mac_stochastic_loop` (exact
+    products) on int32 codes in one pass over the row: ``acc[j]`` (int32) gets ``a[t] *
+    b[t][j]`` added for each step ``t`` in turn (``a``: int32 codes, 0 for a step beyond the
+    run: it leaves every code as it is, whatever its random bits), each addition rounded by
+    :func:`_stochastic32_step`. ``grid = (s, used, kmin, kmax)`` (int32; ``used = min(nbits,
+    s)``, at most 31: the bits come from :func:`lpformats.rng.mix64_top`); ``words = (w,
+    step)``: the random word of output 0's first addition and the increment per output (a
+    step of ``k`` adds ``2 * GOLDEN``: two events). Returns ``(out of range, swamped,
+    largest |code|)`` (int32).
+
+    The caller bounds every ``|acc << s| + |a * b| + 2**s`` below 2**31. Every value stays in
+    int32 lanes; only the random words take uint64 lanes."""
+    i32 = np.int32
+    s, used, kmin, kmax = grid
+    spare = i32(s - used)
+    w, step = words
+    g2, g4, g6 = np.uint64(_WORD_STEPS[0]), np.uint64(_WORD_STEPS[1]), np.uint64(_WORD_STEPS[2])
+    a0, a1, a2, a3 = a
+    b0, b1, b2, b3 = b
+    counts = (i32(0), i32(0), i32(0))
+    for j in range(acc.size):
+        q = acc[j]
+        top0, top1 = i32(mix64_top(w, used)) << spare, i32(mix64_top(w + g2, used)) << spare
+        top2, top3 = i32(mix64_top(w + g4, used)) << spare, i32(mix64_top(w + g6, used)) << spare
+        q, counts = _stochastic32_step(q, a0, b0[j], top0, s, kmin, kmax, wrap, counts)
+        q, counts = _stochastic32_step(q, a1, b1[j], top1, s, kmin, kmax, wrap, counts)
+        q, counts = _stochastic32_step(q, a2, b2[j], top2, s, kmin, kmax, wrap, counts)
+        q, counts = _stochastic32_step(q, a3, b3[j], top3, s, kmin, kmax, wrap, counts)
+        acc[j] = q
+        w += step
+    return counts
+
+
+@njit(cache=True)
+def _stochastic32_run(acc, a_rows, b, pending, k0, k1, grid, wrap, key, row_base, stride, event, counts):
+    """The steps ``k0 <= k < k1`` of the output rows ``r`` with ``pending[r]`` (``acc (R,
+    N)`` int32 codes, zeros on entry; ``a_rows (R, K)`` / ``b (K, N)`` int32 codes, ``b``
+    shifted to the sums' grid), every addition rounded stochastically by
+    :func:`_stochastic32_loop` (``wrap`` made a constant): step ``k``'s addition for output
+    ``j`` of row ``r`` takes random element ``row_base[r] + j * stride + event + 2 (k - k0) +
+    1``, as in :func:`_fixed_mac_loop`. Adds ``(out of range, swamped)`` to ``counts[r, :2]``
+    and keeps the largest ``|code|`` in ``counts[r, 2]``. Rows are the inner loop, so that
+    the rows of ``b`` of a pass serve all of them from the cache."""
+    i32 = np.int32
+    step = np.uint64(stride) * np.uint64(GOLDEN)
+    last = k1 - 1
+    for k in range(k0, k1, STOCHASTIC32_STEPS):
+        rows = (b[k], b[min(k + 1, last)], b[min(k + 2, last)], b[min(k + 3, last)])
+        for r in range(acc.shape[0]):
+            if not pending[r]:
+                continue
+            a_row = a_rows[r]
+            a = (i32(a_row[k]), i32(a_row[k + 1]) if k + 1 < k1 else i32(0),
+                 i32(a_row[k + 2]) if k + 2 < k1 else i32(0), i32(a_row[k + 3]) if k + 3 < k1 else i32(0))
+            words = (stream_word(key, np.uint64(row_base[r] + event + 2 * (k - k0) + 1)), step)
+            if wrap:
+                out, swamp, high = _stochastic32_loop(acc[r], a, rows, grid, True, words)
+            else:
+                out, swamp, high = _stochastic32_loop(acc[r], a, rows, grid, False, words)
+            counts[r, 0] += out
+            counts[r, 1] += swamp
+            counts[r, 2] = max(counts[r, 2], np.int64(high))
+
+
 #: Accumulator elements of one tile of :func:`fixed_matmul_kernel` (int64: 32 KiB, within L1):
 #: a tile has ``TILE_ELEMENTS // N`` output rows (2 to 64), each row of ``b`` is loaded once per
 #: tile and used by all its rows, and per-tile set-up is shared by as many rows as fit.
@@ -746,7 +840,13 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, pair_rows, pair_b, col_max, scale_
     mul_grid = mul_plan[:5]
     kmin, kmax = acc_plan[2], acc_plan[3]
     acc = np.zeros((rows, n), dtype=np.int64)
-    tracked = _running_sums_buffer(n if fast_b.size else 0)
+    # fast_* serve _stochastic32_run when additions round stochastically, else _tracked_sums
+    stochastic32 = fast_b.size and mode == STOCHASTIC and acc_plan[0] > 0
+    tracked_pass = fast_b.size and not stochastic32
+    tracked = _running_sums_buffer(n if tracked_pass else 0)
+    acc32 = np.zeros((rows, n) if stochastic32 else (0, 0), dtype=np.int32)
+    counts32 = np.zeros((rows, 3), dtype=np.int64)
+    grid32 = (np.int32(acc_plan[0]), np.int32(min(nbits, acc_plan[0])), np.int32(kmin), np.int32(kmax))
     accf = np.zeros(n)
     v = np.zeros(n)
     stats[:] = 0.0
@@ -784,7 +884,7 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, pair_rows, pair_b, col_max, scale_
                 peak[row] = max(even_top[row], -even_bottom[row])
                 slack[row] = bound
                 pending[row] = False
-        for r in range(0, rows if fast_b.size else 0, 2):  # exact sums; range rule where one left the range
+        for r in range(0, rows if tracked_pass else 0, 2):  # exact sums; range rule where one left the range
             r1 = min(r + 1, rows - 1)  # an odd last row is paired with itself
             extremes = _tracked_sums(tracked, fast_rows[r], fast_rows[r1], fast_b, k0, k1, acc_plan[0])
             for half, row in ((0, r), (1, r1 if r1 > r else -1)):
@@ -806,7 +906,19 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, pair_rows, pair_b, col_max, scale_
             for r in range(rows):
                 if pending[r]:
                     acc[r] = 0
-            for k in range(k0, k1):
+            if stochastic32:
+                acc32[:] = 0
+                counts32[:] = 0
+                _stochastic32_run(acc32, fast_rows, fast_b, pending, k0, k1, grid32, acc_plan[4], key, row_base,
+                                  events_per_output, event, counts32)
+                for r in range(rows):
+                    if not pending[r]:
+                        continue
+                    acc[r] = acc32[r]
+                    stats[r, STAT_WRAPPED if acc_plan[4] else STAT_SATURATED] += counts32[r, 0]
+                    stats[r, STAT_SWAMPED] += counts32[r, 1]
+                    peak[r] = max(peak[r], counts32[r, 2])
+            for k in range(k0, k0 if stochastic32 else k1):
                 for r in range(rows):
                     if not pending[r]:
                         continue
@@ -876,8 +988,10 @@ def fixed_matmul_kernel(a, b, fast_a, fast_b, pair_a, pair_b, sa, sb, out, run_b
     and ``fast_b (T, K, N)`` may hold the codes as int32 (``b`` shifted left by ``prod_up``;
     every partial sum of ``|a| |b|`` below 2**31): each output row is then first accumulated
     without range limits by :func:`_tracked_sums`, and only a row whose values left the
-    accumulator's range is recomputed step by step with the range rule. Otherwise they are
-    empty ``(T, 0, 0)`` arrays.
+    accumulator's range is recomputed step by step with the range rule. When additions
+    round stochastically, they may hold the same codes for :func:`_stochastic32_run`
+    (exact products; ``|acc code| << acc_up`` plus a product plus ``2**acc_up`` below
+    2**31). Otherwise they are empty ``(T, 0, 0)`` arrays.
 
     With exact products and additions (no ``k`` step rounds) in one run, ``pair_a`` and
     ``pair_b`` may instead hold the codes packed for :func:`pair_sums` (int16 pairs, see

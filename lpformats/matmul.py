@@ -203,6 +203,15 @@ _INT32_SUM_LIMIT = 2**31
 _INT16_PAIR_BITS = 15
 
 
+def _stochastic32_fits(acc: FixedPoint, acc_up: int, product_bits: int) -> bool:
+    """Whether stochastic accumulation (exact products of magnitude below
+    ``2**product_bits`` on the sums' grid, the accumulator scaled up by ``acc_up`` bits) keeps
+    every value of ``kernel._stochastic32_step`` in int32: a code times ``2**acc_up``, plus a
+    product, plus the random addend (below ``2**acc_up``)."""
+    largest_code = max(-int(acc.kmin), int(acc.kmax))
+    return (largest_code << acc_up) + (1 << product_bits) + (1 << acc_up) < _INT32_SUM_LIMIT
+
+
 def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc: FixedPoint | FloatFormat,
                 mul: FixedPoint | FloatFormat | None, mode: int, one_run: bool) -> tuple | None:
     """Integer codes and shift plans for :func:`kernel.fixed_matmul_kernel`, or None when the
@@ -214,7 +223,9 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     shifted codes in int16, with exact additions in one run, the codes go to the kernel
     packed in int16 pairs (:mod:`lpformats._int16_pairs`); otherwise, when the additions
     are exact or round to nearest, as int32 (``b`` pre-shifted) for its int32 pass
-    (``kernel._tracked_sums``). Unused forms are empty ``(T, 0, 0)`` arrays."""
+    (``kernel._tracked_sums``), and when they round stochastically with every value within
+    int32 (:func:`_stochastic32_fits`), in the same form for ``kernel._stochastic32_run``.
+    Unused forms are empty ``(T, 0, 0)`` arrays."""
     if not isinstance(acc, FixedPoint) or isinstance(mul, FloatFormat):
         return None
     if bits_a[3] or bits_b[3]:
@@ -240,7 +251,11 @@ def _fixed_plan(A: np.ndarray, B: np.ndarray, bits_a: tuple, bits_b: tuple, acc:
     fast_a = fast_b = pair_a = np.zeros((A.shape[0], 0, 0), np.int32)
     pair_b = np.zeros((A.shape[0], 0, 0), np.int16)
     int32_pass = mul is None and (acc_up == 0 or (mode == NEAREST and acc_up <= 30))
-    if (int32_pass and dtype == np.int32 and A.size and B.size
+    if mul is None and mode == STOCHASTIC and acc_up and dtype == np.int32 and _stochastic32_fits(
+            acc, acc_up, ba + bb + prod_up):
+        fast_a = codes_a
+        fast_b = kernel.scaled_codes(B, fb, prod_up, _aligned_empty(B.shape, np.int32))
+    elif (int32_pass and dtype == np.int32 and A.size and B.size
             and int(kernel.partial_sum_bound(codes_a, codes_b)) << prod_up < _INT32_SUM_LIMIT):
         if one_run and acc_up == 0 and max(ba, bb + prod_up) <= _INT16_PAIR_BITS:
             (t, m, k), n = A.shape, B.shape[-1]

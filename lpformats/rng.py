@@ -52,11 +52,30 @@ def check_seed(seed: object, name: str = "seed") -> int:
 
 
 @njit(inline="always", cache=True)
+def _mix64_products(z):
+    """The SplitMix64 finalizer on a uint64 up to its last step (two xor-shift-multiplies)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    return (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+
+
+@njit(inline="always", cache=True)
 def mix64(z):
     """SplitMix64 finalizer on a uint64."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = _mix64_products(z)
     return z ^ (z >> np.uint64(31))
+
+
+@njit(inline="always", cache=True)
+def mix64_top(z, used):
+    """``mix64(z) >> (64 - used)`` for ``1 <= used <= 31`` (uint64 ``z``, int ``used``): the
+    top ``used`` bits, without the finalizer's last step.
+
+    ``mix64`` ends with ``w ^ (w >> 31)``. Bit ``p`` of ``w >> 31`` is bit ``p + 31`` of
+    ``w``, which is zero for ``p >= 33``; so the top 31 bits (positions 33..63) of the result
+    are those of ``w``. Skipping the step saves two vector operations per word; the top bits
+    are all that a rounding which drops ``used`` bits reads (see
+    ``lpformats._matmul_kernel._stochastic_step``)."""
+    return _mix64_products(z) >> np.uint64(64 - used)
 
 
 @njit(inline="always", cache=True)
