@@ -909,8 +909,8 @@ def _fixed_rows(a_rows, b, fast_rows, fast_b, pair_rows, pair_b, col_max, scale_
             if stochastic32:
                 acc32[:] = 0
                 counts32[:] = 0
-                _stochastic32_run(acc32, fast_rows, fast_b, pending, k0, k1, grid32, acc_plan[4], key, row_base,
-                                  events_per_output, event, counts32)
+                _stochastic32_run(acc32, fast_rows, fast_b, pending, k0, k1, grid32, acc_plan[4], key,
+                                  row_base, events_per_output, event, counts32)
                 for r in range(rows):
                     if not pending[r]:
                         continue
