@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lpformats._numba_target import llvm_binding, numba_cpu, vector_isa
+
 #: Repository root (the parent of ``benchmarks/``), so that scripts run as files can import
 #: ``benchmarks.*`` and the packages of a non-installed checkout.
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,52 +81,14 @@ def isa_extensions(features: dict[str, bool]) -> str:
     return " ".join(words) or "no AVX2"
 
 
-def _llvm():
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    return llvm
-
-
-#: A 16-lane int32 multiply: LLVM emits it on the widest integer vectors the target has.
-_VECTOR_PROBE_IR = """
-define void @probe(<16 x i32>* %p, <16 x i32>* %q) {
-  %a = load <16 x i32>, <16 x i32>* %p
-  %b = load <16 x i32>, <16 x i32>* %q
-  %c = mul <16 x i32> %a, %b
-  store <16 x i32> %c, <16 x i32>* %p
-  ret void
-}
-"""
-
-
-def vector_isa(cpu: str, features: str) -> str:
-    """The widest integer SIMD that LLVM uses for target ``cpu`` with ``features`` (an LLVM
-    feature string; empty: the CPU's defaults): ``AVX-512`` (zmm), ``AVX2`` (ymm), ``AVX``
-    (VEX xmm) or ``SSE``. Found by compiling a 16-lane int32 multiply, so it is what the
-    compiler does, not what the CPU's name suggests."""
-    llvm = _llvm()
-    machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features)
-    asm = machine.emit_assembly(llvm.parse_assembly(_VECTOR_PROBE_IR))
-    if "zmm" in asm:
-        return "AVX-512"
-    if "ymm" in asm:
-        return "AVX2"
-    return "AVX" if "vpmull" in asm else "SSE"
-
-
 def numba_target() -> str:
     """The ISA Numba compiles for: LLVM CPU name, widest integer vectors, and where it comes
     from. Honours ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES``; note that Numba keeps the
     host's feature list (AVX-512 here) when only ``NUMBA_CPU_NAME`` is set, so AVX2 code needs
     ``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=""``."""
     from numba.core import config
-    from numba.core.codegen import get_host_cpu_features
 
-    llvm = _llvm()
-    cpu = config.CPU_NAME or llvm.get_host_cpu_name()
-    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
+    cpu, features = numba_cpu()
     source = "host"
     if config.CPU_NAME is not None or config.CPU_FEATURES is not None:
         source = (f"NUMBA_CPU_NAME={os.environ.get('NUMBA_CPU_NAME', '')!r} "
@@ -156,7 +120,7 @@ def cpu_line() -> str:
     """The CPU: model name, family/model and LLVM's microarchitecture name, ISA extensions,
     logical cores (e.g. ``AMD EPYC (family 25 model 17, znver4), AVX2 FMA ... AVX-512F/BW/VL,
     2 logical cores``)."""
-    llvm = _llvm()
+    llvm = llvm_binding()
     ident = ", ".join(part for part in (cpu_family_model(), llvm.get_host_cpu_name()) if part)
     return (f"{cpu_model()} ({ident}), {isa_extensions(dict(llvm.get_host_cpu_features()))}, "
             f"{os.cpu_count()} logical cores")

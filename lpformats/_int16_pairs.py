@@ -16,6 +16,7 @@ Exactness: the sum of two products of int16 values is exact in int32 unless all 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
@@ -32,6 +33,34 @@ _I16, _I32 = ir.IntType(16), ir.IntType(32)
 def _vector_at(builder, data, index, element, lanes):
     """Pointer to ``lanes`` elements of type ``element`` starting at ``data[index]``."""
     return builder.bitcast(builder.gep(data, [index]), ir.VectorType(element, lanes).as_pointer())
+
+
+def _load_pairs(builder, data, index):
+    """The :data:`LANES` int16 pairs at ``data[index]`` (an int16 pointer), sign-extended to
+    ``2 * LANES`` int32 values."""
+    vector = builder.load(_vector_at(builder, data, index, _I16, 2 * LANES), align=2)
+    return builder.sext(vector, ir.VectorType(_I32, 2 * LANES))
+
+
+def _splat_pair(builder, word):
+    """An int32 ``word`` holding two int16 halves, broadcast to every lane and sign-extended
+    to ``2 * LANES`` int32 values (low half first)."""
+    lanes = ir.VectorType(_I32, LANES)
+    words = builder.insert_element(ir.Constant(lanes, None), word, ir.Constant(_I32, 0))
+    words = builder.shuffle_vector(words, words, ir.Constant(lanes, [0] * LANES))
+    halves = builder.bitcast(words, ir.VectorType(_I16, 2 * LANES))
+    return builder.sext(halves, ir.VectorType(_I32, 2 * LANES))
+
+
+def _pair_madd(builder, b_pairs, a_halves):
+    """``LANES`` int32 sums ``b[2 l] a[2 l] + b[2 l + 1] a[2 l + 1]`` of two sign-extended pair
+    vectors (:func:`_load_pairs`, :func:`_splat_pair`): the pattern x86 code generation turns
+    into one ``vpmaddwd`` (or folds with the following add into ``vpdpwssd``)."""
+    products = builder.mul(b_pairs, a_halves)
+    even = ir.Constant(ir.VectorType(_I32, LANES), list(range(0, 2 * LANES, 2)))
+    odd = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, 2 * LANES, 2)))
+    return builder.add(builder.shuffle_vector(products, products, even),
+                       builder.shuffle_vector(products, products, odd))
 
 
 @intrinsic
@@ -61,32 +90,91 @@ def pair_mac_pass(typingctx, state, b_pairs, j, width, b_offsets, a0_pairs, a1_p
         b_arr = context.make_array(signature.args[1])(context, builder, args[1])
         j, width = args[2], args[3]
         offsets, pairs = args[4], (args[5], args[6])
-        wide = ir.VectorType(_I32, 2 * LANES)
-        even = ir.Constant(ir.VectorType(_I32, LANES), list(range(0, 2 * LANES, 2)))
-        odd = ir.Constant(ir.VectorType(_I32, LANES), list(range(1, 2 * LANES, 2)))
-        splat_mask = ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES)
         index_type = context.get_value_type(types.intp)
-        b_vectors = []
-        for t in range(PAIRS_PER_PASS):
-            offset = builder.extract_value(offsets, t)
-            vector = builder.load(_vector_at(builder, b_arr.data, offset, _I16, 2 * LANES), align=2)
-            b_vectors.append(builder.sext(vector, wide))
+        b_vectors = [_load_pairs(builder, b_arr.data, builder.extract_value(offsets, t))
+                     for t in range(PAIRS_PER_PASS)]
         for row in range(2):
             pointers = [_vector_at(builder, state_arr.data, builder.add(builder.mul(
                 ir.Constant(index_type, 3 * row + r), width), j), _I32, LANES) for r in range(3)]
             total, high, low = (builder.load(p, align=4) for p in pointers)
             for t in range(PAIRS_PER_PASS):
-                words = builder.insert_element(ir.Constant(ir.VectorType(_I32, LANES), None),
-                                               builder.extract_value(pairs[row], t), ir.Constant(_I32, 0))
-                words = builder.shuffle_vector(words, words, splat_mask)
-                halves = builder.sext(builder.bitcast(words, ir.VectorType(_I16, 2 * LANES)), wide)
-                products = builder.mul(b_vectors[t], halves)
-                total = builder.add(total, builder.add(builder.shuffle_vector(products, products, even),
-                                                       builder.shuffle_vector(products, products, odd)))
+                halves = _splat_pair(builder, builder.extract_value(pairs[row], t))
+                total = builder.add(total, _pair_madd(builder, b_vectors[t], halves))
                 high = builder.select(builder.icmp_signed(">", total, high), total, high)
                 low = builder.select(builder.icmp_signed("<", total, low), total, low)
             for pointer, value in zip(pointers, (total, high, low), strict=True):
                 builder.store(value, pointer, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _literal(value, name):
+    """The value of an integer literal argument of an intrinsic."""
+    if not isinstance(value, types.IntegerLiteral) or value.literal_value < 1:
+        raise TypingError(f"{name} must be a positive integer constant, got {value}")
+    return value.literal_value
+
+
+@intrinsic
+def pair_tile(typingctx, out, out_rows, x_pairs, x_rows, taps, pairs, panel, panel_start, rows, vectors):
+    """Exact int32 sums of a register tile: ``rows`` outputs x ``vectors * LANES`` lanes.
+
+    For ``m < rows`` and ``j < vectors * LANES``::
+
+        out.flat[out_rows[m] + j] = sum over t < taps.size, kk < pairs of a[0] b[2 j] + a[1] b[2 j + 1]
+        a = x_pairs.flat[x_rows[m] + taps[t] + kk]    (an int32 word: two int16 halves)
+        b = panel.flat[panel_start + 2 * LANES * vectors * (t * pairs + kk):]
+
+    ``out`` int32 and ``x_pairs`` int32 (each word two int16 halves, low half first),
+    ``panel`` int16, all C-contiguous; ``out_rows``, ``x_rows``: 1-D intp arrays of at least
+    ``rows`` flat indices; ``taps``: 1-D intp array of offsets added to every ``x_rows[m]``;
+    ``rows``, ``vectors``: integer constants (the tile, held in ``rows * vectors`` vector
+    registers for the whole reduction). Every pair product is one ``vpmaddwd``/``vpdpwssd``
+    lane; the sums wrap modulo 2**32, so a result is exact whenever its true value fits int32
+    (the caller's range condition)."""
+    n_rows, n_vectors = _literal(rows, "rows"), _literal(vectors, "vectors")
+    for name, arr, dtype in (("out", out, types.int32), ("x_pairs", x_pairs, types.int32),
+                             ("panel", panel, types.int16), ("out_rows", out_rows, types.intp),
+                             ("x_rows", x_rows, types.intp), ("taps", taps, types.intp)):
+        if not (isinstance(arr, types.Array) and arr.dtype == dtype and arr.layout == "C"):
+            raise TypingError(f"pair_tile: {name} must be a C-contiguous {dtype} array, got {arr}")
+    sig = types.void(out, out_rows, x_pairs, x_rows, taps, types.intp, panel, types.intp, rows, vectors)
+
+    def codegen(context, builder, signature, args):
+        out_arr, out_rows_arr, x_arr, x_rows_arr, taps_arr, panel_arr = (
+            context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 1, 2, 3, 4, 6))
+        pairs_count, start = args[5], args[7]
+        index_type = context.get_value_type(types.intp)
+
+        def index(i):
+            return ir.Constant(index_type, i)
+
+        def element(arr, i):
+            return builder.load(builder.gep(arr.data, [i]))
+
+        step = index(2 * LANES * n_vectors)  # int16 values of the panel per pair step
+        x_bases = [element(x_rows_arr, index(m)) for m in range(n_rows)]
+        zero = ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES)
+        sums = [[cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)] for _ in range(n_rows)]
+        with cgutils.for_range(builder, taps_arr.nitems, intp=index_type) as tap_loop:
+            tap = element(taps_arr, tap_loop.index)
+            bases = [builder.add(base, tap) for base in x_bases]
+            first = builder.add(start, builder.mul(builder.mul(tap_loop.index, pairs_count), step))
+            with cgutils.for_range(builder, pairs_count, intp=index_type) as pair_loop:
+                b_index = builder.add(first, builder.mul(pair_loop.index, step))
+                b_vectors = [_load_pairs(builder, panel_arr.data, builder.add(b_index, index(2 * LANES * v)))
+                             for v in range(n_vectors)]
+                for m in range(n_rows):
+                    halves = _splat_pair(builder, element(x_arr, builder.add(bases[m], pair_loop.index)))
+                    for v in range(n_vectors):
+                        madd = _pair_madd(builder, b_vectors[v], halves)
+                        builder.store(builder.add(builder.load(sums[m][v]), madd), sums[m][v])
+        for m in range(n_rows):
+            row = element(out_rows_arr, index(m))
+            for v in range(n_vectors):
+                target = _vector_at(builder, out_arr.data, builder.add(row, index(LANES * v)), _I32, LANES)
+                builder.store(builder.load(sums[m][v]), target, align=4)
         return context.get_dummy_value()
 
     return sig, codegen

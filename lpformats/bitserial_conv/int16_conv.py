@@ -1,61 +1,118 @@
-"""``int16_conv2d``: the 16-bit integer direct convolution the bit-serial kernels are measured
-against (the paper's "optimised 16-bit integer baseline" role).
+"""``int16_conv2d``: the 16-bit integer convolution the bit-serial kernels are measured against
+(the paper's "optimised 16-bit integer baseline" role).
 
-Direct convolution in NHWC (no im2col copy): per output pixel, for each tap and input channel,
-``acc[o] += int32(x) * int32(w[o])`` over contiguous output channels, four input channels per
-pass (one accumulator-row load and store per four multiply-adds); the innermost loop vectorises
-(16 int32 lanes on AVX-512, 8 on AVX2). Image rows are split over threads as in
-:func:`lpformats.bitserial_conv.threads.split`.
+A direct convolution as an implicit GEMM, output pixels x output channels, reduced over
+``K = kh * kw * C``, on int16 multiply-add pairs (:func:`lpformats._int16_pairs.pair_tile`:
+``vpmaddwd``, or ``vpdpwssd`` with AVX-512 VNNI, two products summed into an int32 lane per
+instruction, twice the multiply-adds of a float32 FMA):
+
+- the input is copied once into a zero-padded NHWC buffer whose channel count is made even,
+  so that every int32 word of it is the pair ``(x[c], x[c + 1])`` of two adjacent input
+  channels, which the kernel broadcasts straight from the image (no im2col copy);
+- the weights are packed into panels of :func:`register_tile` ``vectors * 16`` output channels,
+  ``(panel, tap, channel pair, 2 * lanes)`` with the two channels of a pair interleaved per
+  output channel, the order in which the kernel streams them;
+- a register tile of ``rows`` output pixels x ``vectors * 16`` output channels (7 x 64 with
+  AVX-512, 2 x 32 with AVX2) stays in vector registers for the whole reduction; tiles walk
+  all pixels for one panel before the next, so that a panel is read from the cache by every
+  pixel tile. The last tile of pixels repeats its last pixel; output channels are padded to a
+  whole panel with zero weights.
+
+The sums wrap modulo 2**32 like the hardware's, so they are exact whenever the true result
+fits int32, whatever the order: the call refuses inputs for which an output could exceed it.
+Tasks (panel, pixel tile) are split over threads as in :func:`lpformats.bitserial_conv.threads.split`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numba import njit
 
+from lpformats._int16_pairs import LANES, pair_tile
+from lpformats._numba_target import numba_vector_isa
 from lpformats.bitserial import _integer_array
 from lpformats.bitserial_conv.operator import INT32_MAX, _geometry, _layout
 from lpformats.bitserial_conv.threads import split
 from lpformats.conv import _pair
+from lpformats.matmul import _aligned_empty
+
+#: Register tiles ``(rows, vectors)`` by the vector ISA Numba compiles for: ``rows`` output
+#: pixels x ``vectors`` x 16 int32 lanes of output channels, measured on the paper's ResNet-18
+#: layers (``benchmarks/bitserial_conv.py``). AVX-512 (32 registers of 16 lanes): 28 sums and
+#: 4 weight vectors; 7 rows divide the pixel counts of ResNet layers (multiples of 7^2).
+#: AVX2 (16 registers of 8 lanes): 8 sums, 4 weight halves, a broadcast pair and a product.
+TILES = {"AVX-512": (7, 4), "AVX2": (2, 2)}
+_NARROW_TILE = (2, 1)
 
 
-@njit(nogil=True, cache=True)
-def _rows(first, last, xpad, w, stride_h, stride_w, out):
-    """Output rows ``first .. last - 1`` (row ``n * Ho + oh``) of ``out (N, Ho, Wo, O)`` int32
-    from ``xpad (N, Hp, Wp, C)`` and ``w (kh, kw, C, O)`` int16."""
-    ho, wo, n_o = out.shape[1], out.shape[2], out.shape[3]
-    kh, kw, n_c = w.shape[0], w.shape[1], w.shape[2]
-    for task in range(first, last):
-        img = task // ho
-        oh = task - img * ho
-        for ow in range(wo):
-            acc = out[img, oh, ow]
-            acc[:] = 0
-            for r in range(kh):
-                for s in range(kw):
-                    xrow = xpad[img, oh * stride_h + r, ow * stride_w + s]
-                    wtap = w[r, s]
-                    c = 0
-                    while c + 4 <= n_c:
-                        x0, x1 = np.int32(xrow[c]), np.int32(xrow[c + 1])
-                        x2, x3 = np.int32(xrow[c + 2]), np.int32(xrow[c + 3])
-                        w0, w1, w2, w3 = wtap[c], wtap[c + 1], wtap[c + 2], wtap[c + 3]
-                        for o in range(n_o):
-                            acc[o] += (
-                                x0 * np.int32(w0[o])
-                                + x1 * np.int32(w1[o])
-                                + x2 * np.int32(w2[o])
-                                + x3 * np.int32(w3[o])
-                            )
-                        c += 4
-                    while c < n_c:
-                        x0 = np.int32(xrow[c])
-                        w0 = wtap[c]
-                        for o in range(n_o):
-                            acc[o] += x0 * np.int32(w0[o])
-                        c += 1
+def register_tile() -> tuple[int, int]:
+    """``(rows, vectors)`` of the register tile for the target Numba compiles for."""
+    return TILES.get(numba_vector_isa(), _NARROW_TILE)
+
+
+@njit(cache=True)
+def _pack_panels(w, lanes, out):
+    """Word ``out[p, r * kw + s, c // 2, j]`` = the int16 pair ``(w[r, s, c, p * lanes + j],
+    w[r, s, c + 1, p * lanes + j])`` (low half first; ``c`` even) from ``w (kh, kw, C, O)``
+    int16 into ``out (panels, kh * kw, pairs, lanes)`` int32, zero beyond ``C`` and ``O``."""
+    kh, kw, n_c, n_o = w.shape
+    pairs = out.shape[2]
+    for p in range(out.shape[0]):
+        o0 = p * lanes
+        width = min(lanes, n_o - o0)
+        for r in range(kh):
+            for s in range(kw):
+                taps = w[r, s]
+                for cc in range(pairs):
+                    row = out[p, r * kw + s, cc]
+                    low = taps[2 * cc, o0:o0 + width]
+                    if 2 * cc + 1 < n_c:
+                        high = taps[2 * cc + 1, o0:o0 + width]
+                        for j in range(width):
+                            row[j] = (np.int32(low[j]) & 0xFFFF) | (np.int32(high[j]) << 16)
+                    else:
+                        for j in range(width):
+                            row[j] = np.int32(low[j]) & 0xFFFF
+                    row[width:] = 0
+    return out
+
+
+@functools.cache
+def _tile_kernel(rows: int, vectors: int) -> Callable:
+    """The task kernel of register tile ``rows x vectors`` (constants of the compiled code:
+    one Numba function per tile, cached on disk per tile and target)."""
+
+    @njit(nogil=True, cache=True)
+    def tiles_of(first, last, out, x_pairs, taps, panels, stride_h, stride_w):
+        """Tasks ``first .. last - 1`` (task ``panel * tiles + tile``) of ``out (N, Ho, Wo,
+        Op)`` int32 from ``x_pairs (N, Hp, Wp, Cp / 2)`` int32 words of channel pairs, tap
+        offsets ``taps`` (words) and ``panels`` of :func:`_pack_panels` (``Op = panels *
+        vectors * 16``)."""
+        n, ho, wo, width = out.shape
+        hp, wp, words = x_pairs.shape[1], x_pairs.shape[2], x_pairs.shape[3]
+        pairs = panels.shape[2]
+        panel_size = panels.shape[1] * pairs * panels.shape[3]
+        pixels = n * ho * wo
+        tiles = (pixels + rows - 1) // rows
+        x_rows = np.empty(rows, dtype=np.intp)
+        out_rows = np.empty(rows, dtype=np.intp)
+        for task in range(first, last):
+            panel = task // tiles
+            first_pixel = (task - panel * tiles) * rows
+            for m in range(rows):
+                pixel = min(first_pixel + m, pixels - 1)
+                img = pixel // (ho * wo)
+                oh = (pixel // wo) % ho
+                ow = pixel % wo
+                x_rows[m] = ((img * hp + oh * stride_h) * wp + ow * stride_w) * words
+                out_rows[m] = pixel * width + panel * vectors * LANES
+            pair_tile(out, out_rows, x_pairs, x_rows, taps, pairs, panels, panel * panel_size, rows, vectors)
+
+    return tiles_of
 
 
 def int16_conv2d(
@@ -76,8 +133,21 @@ def int16_conv2d(
 
     Returns:
         int32 array (N, O, Ho, Wo) or (N, Ho, Wo, O), exact: a call whose
-        ``C * kh * kw * max|x| * max|w|`` reaches 2**31 raises ValueError.
+        ``C * kh * kw * max|x| * max|w|`` (the largest magnitude an output could have)
+        reaches 2**31 raises ValueError.
     """
+    return _int16_conv2d(x, w, stride, padding, layout, register_tile())
+
+
+def _largest_magnitude(a: np.ndarray) -> int:
+    """``max |a|`` as a Python int (0 for an empty array), without a temporary array."""
+    return max(-int(a.min(initial=0)), int(a.max(initial=0)))
+
+
+def _int16_conv2d(
+    x: Any, w: Any, stride: Any, padding: Any, layout: str, tile: tuple[int, int]
+) -> np.ndarray:
+    """:func:`int16_conv2d` with the register tile ``(rows, vectors)`` given."""
     layout = _layout(layout)
     xa, wa = _integer_array(x, "x"), _integer_array(w, "w")
     for arr, name in ((xa, "x"), (wa, "w")):
@@ -93,12 +163,25 @@ def int16_conv2d(
         raise ValueError(f"shape mismatch: x has C={c} input channels, w {wc}")
     stride_hw, padding_hw = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     ho, wo = _geometry(h, wd, (kh, kw), stride_hw, padding_hw)
-    bound = c * kh * kw * int(np.abs(xa).max(initial=0)) * int(np.abs(wa).max(initial=0))
+    bound = c * kh * kw * _largest_magnitude(xa) * _largest_magnitude(wa)
     if bound > INT32_MAX:
         raise ValueError(f"C * kh * kw * max|x| * max|w| = {bound} does not fit int32 accumulation")
+    rows, vectors = tile
+    lanes = vectors * LANES
     ph, pw = padding_hw
-    xpad = np.zeros((n, h + 2 * ph, wd + 2 * pw, c), dtype=np.int16)
-    xpad[:, ph : ph + h, pw : pw + wd] = xa
-    out = np.empty((n, ho, wo, o), dtype=np.int32)
-    split(_rows, n * ho, xpad, np.ascontiguousarray(wa), stride_hw[0], stride_hw[1], out)
-    return out if layout == "NHWC" else np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    words = (c + 1) // 2
+    xpad = np.zeros((n, h + 2 * ph, wd + 2 * pw, 2 * words), dtype=np.int16)
+    xpad[:, ph : ph + h, pw : pw + wd, :c] = xa
+    x_pairs = xpad.view(np.int32)
+    n_panels = -(-o // lanes)
+    panels = _pack_panels(np.ascontiguousarray(wa), lanes,
+                          _aligned_empty((n_panels, kh * kw, words, lanes), np.int32)).view(np.int16)
+    tap_pixels = np.arange(kh)[:, None] * x_pairs.shape[2] + np.arange(kw)[None, :]  # offsets in pixels
+    taps = tap_pixels.astype(np.intp).ravel() * words
+    out = np.empty((n, ho, wo, n_panels * lanes), dtype=np.int32)
+    tiles = -(-(n * ho * wo) // rows)
+    kernel = _tile_kernel(rows, vectors)
+    split(kernel, n_panels * tiles, out, x_pairs, taps, panels, stride_hw[0], stride_hw[1])
+    if n_panels * lanes != o:
+        out = out[..., :o]
+    return np.ascontiguousarray(out) if layout == "NHWC" else np.ascontiguousarray(out.transpose(0, 3, 1, 2))
