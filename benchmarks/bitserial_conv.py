@@ -4,7 +4,10 @@ against our int16 convolutions and torch's float32 conv2d, tuned and untuned.
 Run from the repository root (timings under the shared lock)::
 
     flock /tmp/timing.lock python benchmarks/bitserial_conv.py [--threads 1] [--budget 48] [--repeat 7]
-    NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES="" flock /tmp/timing.lock python benchmarks/bitserial_conv.py
+
+The host's ISA is measured in this process; with ``--isa both`` (default) the script then runs
+itself again in a subprocess built for AVX2 (:data:`AVX2_ENV`: Numba compiling for Haswell,
+torch's AVX2 kernels, OpenBLAS's Haswell kernels), whose tables follow.
 
 Workload: batch 1, NHWC, the layers of ``resnet_workload`` in the authors' artifact
 (github.com/cowanmeg/cgo-artifact-2020, ``scripts/convolutions_quantized.py``): input size,
@@ -19,8 +22,9 @@ that thread and the figure does not depend on what other processes do with the c
 time on a shared machine penalises long calls, which are preempted more often); with several
 threads, wall time. Timed:
 
-- int16: our two 16-bit integer convolutions, ``int16_conv2d`` (Numba direct convolution,
-  int32 accumulators) and im2col + ``int_matmul`` (int16 codes, int64 accumulators); the
+- int16: our two 16-bit integer convolutions, ``int16_conv2d`` (implicit GEMM on int16
+  multiply-add pairs, ``vpdpwssd``/``vpmaddwd``, int32 accumulators, register-tiled, weights
+  packed in every call) and im2col + ``int_matmul`` (int16 codes, int64 accumulators); the
   faster of the two is the baseline of the speedup columns;
 - fp32: ``torch.nn.functional.conv2d`` on float32 NCHW tensors (``torch.set_num_threads``);
 - A1W1, A2W1, A2W2: ``bitserial_conv2d`` with weights packed beforehand (as the paper's
@@ -28,7 +32,9 @@ threads, wall time. Timed:
   the tuner chose (``tune_conv2d``: ``--budget`` schedules, searched afresh) and with the
   untuned default schedule (the two timed in alternation).
 
-Every bit-serial output is checked equal to the int16 baseline's before it is timed. Threads:
+``int16_conv2d`` and torch's conv2d are checked equal and timed in alternation ("int16 vs fp32":
+fp32 time / int16 time). Every bit-serial output is checked equal to the int16 baseline's before
+it is timed. Threads:
 ``--threads`` for Numba (our kernels) and torch alike.
 """
 
@@ -37,6 +43,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +86,10 @@ LAYERS = (
 #: (activation bits, weight bits) of the paper's configurations.
 BITS = ((1, 1), (2, 1), (2, 2))
 SIGNED = ("unsigned", "bipolar")
+#: Environment of the AVX2 subprocess (Numba keeps the host's AVX-512 features if only the CPU
+#: name is set; torch and OpenBLAS pick their AVX2 kernels).
+AVX2_ENV = {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": "", "OPENBLAS_CORETYPE": "Haswell",
+            "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
@@ -115,14 +127,16 @@ def layer(name: str, size: int, c: int, o: int, k: int, stride: int, args: argpa
     w_patterns = rng.integers(0, 4, size=(k, k, c, o))
     weights = {1: (2 * (w_patterns & 1) - 1).astype(np.int8), 2: (2 * w_patterns - 3).astype(np.int8)}
     x16, w16 = x2.astype(np.int16), weights[2].astype(np.int16)
-    t_direct = timed(lambda: int16_conv2d(x16, w16, stride, padding, layout="NHWC"), args.repeat)
-    t_im2col = timed(lambda: im2col_int_matmul(x16, w16, stride, padding), args.repeat)
-    t_int16 = min(t_direct, t_im2col)
     xt = torch.from_numpy(np.ascontiguousarray(x2.transpose(0, 3, 1, 2)).astype(np.float32))
     wt = torch.from_numpy(np.ascontiguousarray(weights[2].transpose(3, 2, 0, 1)).astype(np.float32))
+    direct = functools.partial(int16_conv2d, x16, w16, stride, padding, layout="NHWC")
+    fp32 = functools.partial(torch.nn.functional.conv2d, xt, wt, stride=stride, padding=padding)
     with torch.no_grad():
-        t_fp32 = timed(lambda: torch.nn.functional.conv2d(xt, wt, stride=stride, padding=padding),
-                           args.repeat)
+        if not np.array_equal(direct(), fp32().numpy().transpose(0, 2, 3, 1)):  # (also the warm-up)
+            raise AssertionError(f"{name}: int16_conv2d differs from torch's conv2d")
+        t_direct, t_fp32 = interleaved([direct, fp32], args.repeat)
+    t_im2col = timed(lambda: im2col_int_matmul(x16, w16, stride, padding), args.repeat)
+    t_int16 = min(t_direct, t_im2col)
     cells, tuning = [], []
     for a_bits, w_bits in BITS:
         x = x2 & ((1 << a_bits) - 1)
@@ -147,7 +161,7 @@ def layer(name: str, size: int, c: int, o: int, k: int, stride: int, args: argpa
                       f"{result.schedule.describe()} |")
     shape = f"{size}x{size}x{c} -> {o}, {k}x{k}/{stride}"
     row = (f"| {name} | {shape} | {t_direct * 1e3:.3f} | {t_im2col * 1e3:.3f} | {t_fp32 * 1e3:.3f} | "
-           + " | ".join(cells) + " |")
+           f"{t_fp32 / t_direct:.2f}x | " + " | ".join(cells) + " |")
     return row, tuning
 
 
@@ -158,7 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=7, help="timed calls per measurement (best kept)")
     parser.add_argument("--tune-repeat", type=int, default=5, help="timed calls per schedule while tuning")
     parser.add_argument("--layers", default="", help="comma-separated layer names (default: all 11)")
+    parser.add_argument("--isa", choices=("both", "host", "avx2"), default="both",
+                        help="host: this process's ISA; avx2: this process must be the AVX2 build; "
+                             "both: host, then an AVX2 subprocess")
     args = parser.parse_args(argv)
+    if args.isa == "avx2" and any(os.environ.get(key) != value for key, value in AVX2_ENV.items()):
+        needed = " ".join(f"{key}={value!r}" for key, value in AVX2_ENV.items())
+        parser.error(f"--isa avx2 runs in an environment with {needed} (use --isa both)")
     numba.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     chosen = [spec for spec in LAYERS if not args.layers or spec[0] in args.layers.split(",")]
@@ -176,15 +196,20 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
         tuning += tune_rows
         print(row, file=sys.stderr, flush=True)
-    print("| layer | shape (HxWxC -> O, k/stride) | int16 direct ms | int16 im2col ms | fp32 torch ms | "
-          "A1W1 ms | vs int16 | vs fp32 | A2W1 ms | vs int16 | vs fp32 | A2W2 ms | vs int16 | vs fp32 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| layer | shape (HxWxC -> O, k/stride) | int16 ms | int16 im2col ms | fp32 torch ms | "
+          "int16 vs fp32 | " + " | ".join(f"A{a}W{b} ms | vs int16 | vs fp32" for a, b in BITS) + " |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     print("| layer | bits | default ms | tuned ms | tuned vs default | search s | schedules | chosen |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(tuning))
-    print(f"\nafter: {load_line()}")
+    print(f"\nafter: {load_line()}", flush=True)
+    if args.isa == "both":
+        print("\n--- AVX2 build (subprocess) ---\n", flush=True)
+        forwarded = [f"--threads={args.threads}", f"--budget={args.budget}", f"--repeat={args.repeat}",
+                     f"--tune-repeat={args.tune_repeat}", f"--layers={args.layers}", "--isa=avx2"]
+        subprocess.run([sys.executable, __file__, *forwarded], env={**os.environ, **AVX2_ENV}, check=True)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,18 @@ def test_every_register_tile_gives_the_same_integers(tile):
         np.testing.assert_array_equal(got, conv2d_int64(x, w, (stride,) * 2, (kernel // 2,) * 2))
 
 
+def test_unpadded_nhwc_input_is_read_in_place():
+    """Contiguous NHWC, even C, no padding: the kernel reads the caller's array itself (1x1,
+    stride 2, as ResNet's down-sampling shortcuts), which it leaves unchanged."""
+    rng = np.random.default_rng(9)
+    x, w = codes(rng, (2, 64, 7, 9), 3000), codes(rng, (40, 64, 1, 1), 3000)
+    xh, wh = nhwc(x, w)
+    before = xh.copy()
+    got = int16_conv2d(xh, wh, 2, 0, layout="NHWC")
+    np.testing.assert_array_equal(got, conv2d_int64(x, w, (2, 2), (0, 0)).transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(xh, before)
+
+
 @pytest.mark.parametrize(
     ("x_value", "w_value", "c"),
     [(2**15 - 1, 2**15 - 1, 2), (-(2**15), 2**15 - 1, 2), (-(2**15), -(2**15), 1), (-(2**15), 2**15 - 1, 1)],
