@@ -19,8 +19,11 @@ instruction, twice the multiply-adds of a float32 FMA):
   pixel tile. The last tile of pixels repeats its last pixel; output channels are padded to a
   whole panel with zero weights.
 
-The sums wrap modulo 2**32 like the hardware's, so they are exact whenever the true result
-fits int32, whatever the order: the call refuses inputs for which an output could exceed it.
+Range: an output is a sum of ``K = C * kh * kw`` products of int16 codes, so every partial sum
+(in any order, pairs included) is at most ``K * max|x| * max|w|`` in magnitude; when that is
+at most 2**31 - 1 the int32 accumulation is exact, and otherwise the call raises ValueError
+(it never returns a wrapped value). (The one pair ``vpmaddwd`` itself cannot hold,
+``2 * (-32768)^2 = 2^31``, is excluded by the same condition.)
 Tasks (panel, pixel tile) are split over threads as in :func:`lpformats.bitserial_conv.threads.split`.
 """
 
@@ -131,8 +134,8 @@ def int16_conv2d(
 
     Returns:
         int32 array (N, O, Ho, Wo) or (N, Ho, Wo, O), exact: a call whose
-        ``C * kh * kw * max|x| * max|w|`` (the largest magnitude an output could have)
-        reaches 2**31 raises ValueError.
+        ``C * kh * kw * max|x| * max|w|`` (the largest magnitude any partial sum could
+        have) reaches 2**31 raises ValueError.
     """
     return _int16_conv2d(x, w, stride, padding, layout, register_tile())
 
