@@ -3,7 +3,10 @@ numpy int64 via im2col, and code generators for every mode."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from hypothesis import strategies as st
 
 MODES = ("unsigned", "signed", "binary", "bipolar")
 
@@ -39,3 +42,39 @@ def conv2d_int64(
     cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * kh * kw)
     out = cols @ w.astype(np.int64).reshape(o, -1).T
     return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+
+
+def nhwc(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NCHW activations and OIHW weights in the NHWC / HWIO layout."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+
+
+class ConvCase(NamedTuple):
+    """The geometry of one convolution: x (n, c, h, w), weights (o, c, kh, kw), stride and
+    padding (height, width) pairs, and the layout the call uses."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    o: int
+    kh: int
+    kw: int
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    layout: str
+
+
+@st.composite
+def conv_cases(draw: st.DrawFn, max_channels: int, max_outputs: int) -> ConvCase:
+    """Convolutions of 1-2 images up to 9x9 with 1..``max_channels`` input and
+    1..``max_outputs`` output channels, kernels up to 3x3 (no larger than the padded input),
+    strides 1-3, padding 0-2, either layout."""
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    stride = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    padding = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))
+    kh = min(draw(st.integers(1, 3)), h + 2 * padding[0])
+    kw = min(draw(st.integers(1, 3)), w + 2 * padding[1])
+    return ConvCase(draw(st.integers(1, 2)), draw(st.integers(1, max_channels)), h, w,
+                    draw(st.integers(1, max_outputs)), kh, kw, stride, padding,
+                    draw(st.sampled_from(["NCHW", "NHWC"])))

@@ -21,13 +21,9 @@ from lpformats import int16_conv2d
 from lpformats._int16_pairs import pair_tile
 from lpformats._numba_target import numba_vector_isa
 from lpformats.bitserial_conv.int16_conv import _NARROW_TILE, TILES, _int16_conv2d, register_tile
-from tests.lpformats.bitserial_conv.oracle import conv2d_int64
+from tests.lpformats.bitserial_conv.oracle import conv2d_int64, conv_cases, nhwc
 
 INT32_MAX = 2**31 - 1
-
-
-def nhwc(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(w.transpose(2, 3, 1, 0))
 
 
 def codes(rng: np.random.Generator, shape: tuple[int, ...], largest: int) -> np.ndarray:
@@ -39,31 +35,19 @@ def codes(rng: np.random.Generator, shape: tuple[int, ...], largest: int) -> np.
     return np.clip(values, -(2**15), 2**15 - 1).astype(np.int16)
 
 
-@given(
-    n=st.integers(1, 2),
-    c=st.integers(1, 40),
-    h=st.integers(1, 9),
-    w=st.integers(1, 9),
-    o=st.integers(1, 70),
-    kh=st.integers(1, 3),
-    kw=st.integers(1, 3),
-    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
-    x_largest=st.integers(0, 2**15),
-    layout=st.sampled_from(["NCHW", "NHWC"]),
-    seed=st.integers(0, 2**16),
-)
-def test_property_equals_integer_convolution(n, c, h, w, o, kh, kw, stride, padding, x_largest, layout, seed):
+@given(case=conv_cases(max_channels=40, max_outputs=70),
+       x_largest=st.integers(0, 2**15), seed=st.integers(0, 2**16))
+def test_property_equals_integer_convolution(case, x_largest, seed):
     """Any codes whose ``C kh kw max|x| max|w|`` fits int32: the largest weights allowed."""
-    kh, kw = min(kh, h + 2 * padding[0]), min(kw, w + 2 * padding[1])
-    w_largest = min(2**15, INT32_MAX // (c * kh * kw * max(x_largest, 1)))
+    w_largest = min(2**15, INT32_MAX // (case.c * case.kh * case.kw * max(x_largest, 1)))
     rng = np.random.default_rng(seed)
-    x, wt = codes(rng, (n, c, h, w), x_largest), codes(rng, (o, c, kh, kw), w_largest)
-    expected = conv2d_int64(x, wt, stride, padding)
-    if layout == "NHWC":
+    x = codes(rng, (case.n, case.c, case.h, case.w), x_largest)
+    wt = codes(rng, (case.o, case.c, case.kh, case.kw), w_largest)
+    expected = conv2d_int64(x, wt, case.stride, case.padding)
+    if case.layout == "NHWC":
         x, wt = nhwc(x, wt)
         expected = expected.transpose(0, 2, 3, 1)
-    got = int16_conv2d(x, wt, stride, padding, layout=layout)
+    got = int16_conv2d(x, wt, case.stride, case.padding, layout=case.layout)
     assert got.dtype == np.int32 and got.flags.c_contiguous
     np.testing.assert_array_equal(got, expected)
 
@@ -162,7 +146,7 @@ def test_avx2_code_is_exact_too():
         import numpy as np
         from lpformats import int16_conv2d
         from lpformats.bitserial_conv.int16_conv import TILES, register_tile
-        from tests.lpformats.bitserial_conv.oracle import conv2d_int64
+        from tests.lpformats.bitserial_conv.oracle import conv2d_int64, conv_cases, nhwc
         assert register_tile() == TILES["AVX2"], register_tile()
         rng = np.random.default_rng(1)
         x = rng.integers(-2000, 2000, (2, 37, 8, 9)).astype(np.int16)

@@ -14,46 +14,28 @@ from hypothesis import strategies as st
 
 from lpformats import PackedConvWeights, Schedule, bitserial_conv2d, int16_conv2d, pack_conv_weights
 from lpformats.bitserial_conv.schedule import LAYOUTS, ORDERS, PARALLEL, UNROLLS
-from tests.lpformats.bitserial_conv.oracle import MODES, conv2d_int64, random_codes, widths
-
-
-def nhwc(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NCHW activations and OIHW weights in the NHWC / HWIO layout."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+from tests.lpformats.bitserial_conv.oracle import MODES, conv2d_int64, conv_cases, nhwc, random_codes, widths
 
 
 @given(
-    n=st.integers(1, 2),
-    c=st.integers(1, 140),
-    h=st.integers(1, 9),
-    w=st.integers(1, 9),
-    o=st.integers(1, 10),
-    kh=st.integers(1, 3),
-    kw=st.integers(1, 3),
-    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-    padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    case=conv_cases(max_channels=140, max_outputs=10),
     x_mode=st.sampled_from(MODES),
     w_mode=st.sampled_from(MODES),
     bits=st.data(),
-    layout=st.sampled_from(["NCHW", "NHWC"]),
     seed=st.integers(0, 2**16),
 )
-def test_property_equals_integer_convolution(
-    n, c, h, w, o, kh, kw, stride, padding, x_mode, w_mode, bits, layout, seed
-):
-    kh, kw = min(kh, h + 2 * padding[0]), min(kw, w + 2 * padding[1])
+def test_property_equals_integer_convolution(case, x_mode, w_mode, bits, seed):
     x_bits = bits.draw(st.sampled_from(widths(x_mode)))
     w_bits = bits.draw(st.sampled_from(widths(w_mode)))
     rng = np.random.default_rng(seed)
-    x = random_codes(rng, (n, c, h, w), x_bits, x_mode)
-    wt = random_codes(rng, (o, c, kh, kw), w_bits, w_mode)
-    expected = conv2d_int64(x, wt, stride, padding)
-    if layout == "NHWC":
+    x = random_codes(rng, (case.n, case.c, case.h, case.w), x_bits, x_mode)
+    wt = random_codes(rng, (case.o, case.c, case.kh, case.kw), w_bits, w_mode)
+    expected = conv2d_int64(x, wt, case.stride, case.padding)
+    if case.layout == "NHWC":
         x, wt = nhwc(x, wt)
         expected = expected.transpose(0, 2, 3, 1)
-    got = bitserial_conv2d(
-        x, wt, x_bits, w_bits, stride, padding, signed=(x_mode, w_mode), layout=layout, schedule="default"
-    )
+    got = bitserial_conv2d(x, wt, x_bits, w_bits, case.stride, case.padding, signed=(x_mode, w_mode),
+                           layout=case.layout, schedule="default")
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, expected)
 
