@@ -1,7 +1,7 @@
 """Bit-serial 2-D convolution of 1-4 bit codes with generated, per-layer tuned kernels
 (Cowan et al., "Automatic generation of high-performance quantized machine learning
 kernels", CGO 2020): :func:`bitserial_conv2d`, its schedule space and tuner, and the int16
-direct convolution it is measured against."""
+convolution on multiply-add pairs it is measured against."""
 
 from lpformats.bitserial_conv.cachedir import cache_root, set_cache_root
 from lpformats.bitserial_conv.int16_conv import int16_conv2d
