@@ -48,6 +48,40 @@ def vector_isa(cpu: str, features: str) -> str:
     return "AVX" if "vpmull" in asm else "SSE"
 
 
+def _lanes(start: int) -> str:
+    """The shuffle mask of every other int32 of 32, from ``start``."""
+    return ", ".join(f"i32 {i}" for i in range(start, 32, 2))
+
+
+#: One int16 multiply-add pair step (the pattern of :mod:`lpformats._int16_pairs`) added to an
+#: accumulator: ``vpdpwssd`` where the target fuses it (AVX-512 VNNI), else ``vpmaddwd``.
+_PAIR_PROBE_IR = f"""
+define void @probe(<32 x i16>* %p, <32 x i16>* %q, <16 x i32>* %r) {{
+  %a = load <32 x i16>, <32 x i16>* %p
+  %b = load <32 x i16>, <32 x i16>* %q
+  %wa = sext <32 x i16> %a to <32 x i32>
+  %wb = sext <32 x i16> %b to <32 x i32>
+  %m = mul <32 x i32> %wa, %wb
+  %e = shufflevector <32 x i32> %m, <32 x i32> undef, <16 x i32> <{_lanes(0)}>
+  %o = shufflevector <32 x i32> %m, <32 x i32> undef, <16 x i32> <{_lanes(1)}>
+  %s = add <16 x i32> %e, %o
+  %acc = load <16 x i32>, <16 x i32>* %r
+  %t = add <16 x i32> %acc, %s
+  store <16 x i32> %t, <16 x i32>* %r
+  ret void
+}}
+"""
+
+
+def fuses_pair_accumulation(cpu: str, features: str) -> bool:
+    """Whether LLVM turns an int16 multiply-add pair step plus its accumulation into one
+    ``vpdpwssd`` (AVX-512 VNNI) for target ``cpu`` with ``features``: then the sum needs no
+    register of its own."""
+    llvm = llvm_binding()
+    machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features)
+    return "vpdpwssd" in machine.emit_assembly(llvm.parse_assembly(_PAIR_PROBE_IR))
+
+
 def numba_cpu() -> tuple[str, str]:
     """``(cpu, features)``: the LLVM CPU name and feature string Numba compiles for."""
     from numba.core import config
@@ -60,5 +94,7 @@ def numba_cpu() -> tuple[str, str]:
 
 @functools.cache
 def numba_vector_isa() -> str:
-    """:func:`vector_isa` of the target Numba compiles for in this process."""
-    return vector_isa(*numba_cpu())
+    """:func:`vector_isa` of the target Numba compiles for in this process, with ``" VNNI"``
+    appended for AVX-512 when :func:`fuses_pair_accumulation` holds (``"AVX-512 VNNI"``)."""
+    isa = vector_isa(*numba_cpu())
+    return isa + " VNNI" if isa == "AVX-512" and fuses_pair_accumulation(*numba_cpu()) else isa

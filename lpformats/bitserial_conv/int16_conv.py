@@ -14,7 +14,7 @@ instruction, twice the multiply-adds of a float32 FMA):
   ``(panel, tap, channel pair, 2 * lanes)`` with the two channels of a pair interleaved per
   output channel, the order in which the kernel streams them;
 - a register tile of ``rows`` output pixels x ``vectors * 16`` output channels (7 x 64 with
-  AVX-512, 2 x 32 with AVX2) stays in vector registers for the whole reduction; tiles walk
+  AVX-512 VNNI, 2 x 32 with AVX2; :data:`TILES`) stays in vector registers for the whole reduction; tiles walk
   all pixels for one panel before the next, so that a panel is read from the cache by every
   pixel tile. The last tile of pixels repeats its last pixel; output channels are padded to a
   whole panel with zero weights.
@@ -44,12 +44,16 @@ from lpformats.bitserial_conv.threads import split
 from lpformats.conv import _pair
 from lpformats.matmul import _aligned_empty
 
-#: Register tiles ``(rows, vectors)`` by the vector ISA Numba compiles for: ``rows`` output
-#: pixels x ``vectors`` x 16 int32 lanes of output channels, measured on the paper's ResNet-18
-#: layers (``benchmarks/bitserial_conv.py``). AVX-512 (32 registers of 16 lanes): 28 sums and
-#: 4 weight vectors; 7 rows divide the pixel counts of ResNet layers (multiples of 7^2).
-#: AVX2 (16 registers of 8 lanes): 8 sums, 4 weight halves, a broadcast pair and a product.
-TILES = {"AVX-512": (7, 4), "AVX2": (2, 2)}
+#: Register tiles ``(rows, vectors)`` by the vector ISA Numba compiles for
+#: (:func:`~lpformats._numba_target.numba_vector_isa`): ``rows`` output pixels x ``vectors`` x
+#: 16 int32 lanes of output channels, measured on the paper's ResNet-18 layers
+#: (``benchmarks/bitserial_conv.py``). AVX-512 with VNNI (32 registers of 16 lanes): 28 sums,
+#: 4 weight vectors and a broadcast pair (``vpdpwssd`` adds in place); 7 rows divide the pixel
+#: counts of ResNet layers (multiples of 7^2). AVX-512 without VNNI needs a register for each
+#: ``vpmaddwd`` product: 6 rows (24 sums), which compile without spills (not measured: no such
+#: CPU here). AVX2 (16 registers of 8 lanes): 8 sums, 4 weight halves, a broadcast pair and a
+#: product.
+TILES = {"AVX-512 VNNI": (7, 4), "AVX-512": (6, 4), "AVX2": (2, 2)}
 _NARROW_TILE = (2, 1)
 
 

@@ -19,7 +19,7 @@ from numba import njit
 
 from lpformats import int16_conv2d
 from lpformats._int16_pairs import pair_tile
-from lpformats._numba_target import numba_vector_isa
+from lpformats._numba_target import fuses_pair_accumulation, numba_vector_isa
 from lpformats.bitserial_conv.int16_conv import _NARROW_TILE, TILES, _int16_conv2d, register_tile
 from tests.lpformats.bitserial_conv.oracle import conv2d_int64, conv_cases, nhwc
 
@@ -117,11 +117,21 @@ def test_bad_input_names_the_argument():
 
 
 def test_the_tile_follows_the_vector_isa_numba_compiles_for():
-    assert numba_vector_isa() in ("AVX-512", "AVX2", "AVX", "SSE")
+    assert numba_vector_isa() in ("AVX-512 VNNI", "AVX-512", "AVX2", "AVX", "SSE")
     assert register_tile() == TILES.get(numba_vector_isa(), _NARROW_TILE)
 
 
-@pytest.mark.skipif(numba_vector_isa() not in ("AVX-512", "AVX2"), reason="x86 with AVX2 only")
+@pytest.mark.parametrize(
+    ("cpu", "fused"),
+    [("znver4", True), ("icelake-server", True), ("skylake-avx512", False), ("haswell", False)],
+)
+def test_vnni_is_found_by_what_llvm_emits(cpu, fused):
+    """``vpdpwssd`` for AVX-512 VNNI targets; Skylake-X's AVX-512 and Haswell's AVX2 get
+    ``vpmaddwd`` and an add (and so a register tile with room for the product)."""
+    assert fuses_pair_accumulation(cpu, "") is fused
+
+
+@pytest.mark.skipif(not numba_vector_isa().startswith(("AVX-512", "AVX2")), reason="x86 with AVX2 only")
 def test_pairs_compile_to_multiply_add_pair_instructions():
     """One ``vpdpwssd`` (AVX-512 VNNI) or ``vpmaddwd`` per 16 lanes and row, no ``vpmulld``."""
 
