@@ -21,8 +21,8 @@ from lpformats._bitcast import (
     pow2_32,
 )
 from lpformats._elements import fixed_value, float_value
-from lpformats._elements32 import fixed_value32, float_value32
-from lpformats.rng import GOLDEN, random_float, stream_word
+from lpformats._elements32 import TOP_BITS, fixed_value32, float_value32
+from lpformats.rng import GOLDEN, random_float, random_top32, stream_word
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 #: Bit patterns of float64 / float32 +inf and the magnitude masks: |x| compares as its bits do.
@@ -56,10 +56,10 @@ def _max_abs64(xs):
     return bits_float64(m), nans
 
 
-def _max_abs32(xs):
+def _max_abs32_of(xs, size):
     m = np.int32(0)
     nans = np.int32(0)
-    for c in range(xs.size):
+    for c in range(size):
         bits = np.int32(float32_bits(xs[c]) & _ABS_MASK32)
         is_nan = bits > _INF_BITS32
         nans = np.int32(nans + is_nan)
@@ -67,14 +67,19 @@ def _max_abs32(xs):
     return np.float64(bits_float32(m)), np.int64(nans)
 
 
+#: :func:`_max_abs` of the first ``size`` elements of a float32 slice inlined, for the (not
+#: parallel) block loops: a call per MX block of 32 costs as much as the block's arithmetic, and
+#: a constant ``size`` lets LLVM unroll the loop.
+_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32_of)
+
+
+def _max_abs32(xs):
+    return _max_abs32_inlined(xs, xs.size)
+
+
 @overload(_max_abs)
 def _max_abs_by_dtype(xs):
     return _max_abs32 if xs.dtype == types.float32 else _max_abs64
-
-
-#: :func:`_max_abs` of a float32 slice inlined, for the (not parallel) block loops: a call per
-#: MX block of 32 costs as much as the block's arithmetic.
-_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32)
 
 
 @njit(parallel=True, cache=True)
@@ -279,35 +284,74 @@ def quantize_blocks(
                         nan_value)
 
 
+#: Random numbers drawn ahead of the float32 element loop, per pass (see :func:`_element_loop32`).
+_TOPS = 512
+
+
 @njit(inline="always", cache=True)
-def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value):
-    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`): ``xs``/``os``
-    float32, ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
-    from :func:`_grid32`. The NaN count is kept in int32 so that no lane widens."""
+def _draw_tops(tops, size, word, to_top):
+    """``tops[j] = random_top32(word + j * GOLDEN) >> to_top`` for ``j < size`` (int32);
+    returns the word after the last."""
+    for j in range(size):
+        tops[j] = np.int32(random_top32(word) >> to_top)
+        word += np.uint64(GOLDEN)
+    return word
+
+
+@njit(inline="always", cache=True)
+def _element_loop32(xs, os, size, base, is_float, grid, mode, key, nbits, nan_value, tops):
+    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`) over the first
+    ``size`` elements of ``xs``/``os`` (float32; a constant ``size`` gives LLVM a fixed trip
+    count), ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
+    from :func:`_grid32`. Returns ``(NaN count, undecided)``: where stochastic rounding
+    left some element undecided (:func:`~lpformats._elements32.stochastic_round32`) the
+    caller reruns the block on float64 lanes. Counts are kept in int32 so that no lane widens.
+
+    Stochastic rounding draws the random numbers of up to :data:`_TOPS` elements into
+    ``tops`` (int32) first, in a loop of its own: the generator's 64-bit words would
+    otherwise set the vector width of the whole loop (4 lanes on AVX2 instead of 8)."""
     (man, emin, maxval, tiny, flush, no_negative_zero, overflow, s_lo, s_hi, u_lo, u_hi, kmin, kmax,
      lift_exp) = grid
     lift = pow2_32(lift_exp)
-    rand_scale = 2.0**nbits
-    shift = np.uint64(64 - nbits)
+    kbits = min(nbits, TOP_BITS)
+    to_top = np.uint32(32 - kbits)
     word = stream_word(key, np.uint64(base))
     count = np.int32(0)
-    for c in range(xs.size):
-        v = xs[c]
-        rand = 0.0
+    edges = np.int32(0)
+    for first in range(0, size, _TOPS):
+        n = min(_TOPS, size - first)
         if mode == STOCHASTIC:
-            rand = random_float(word, shift)
-            word += np.uint64(GOLDEN)
-        if is_float:
-            q = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow, mode, rand,
-                              rand_scale, lift, lift_exp)
-        else:
-            q = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, rand, rand_scale)
-        is_nan = v != v
-        count = np.int32(count + is_nan)
-        quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
-        kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
-        os[c] = kept if is_nan else q
-    return count
+            word = _draw_tops(tops, n, word, to_top)
+        xc = xs[first:first + n]
+        oc = os[first:first + n]
+        for c in range(n):
+            v = xc[c]
+            top = tops[c] if mode == STOCHASTIC else np.int32(0)
+            if is_float:
+                q, at_edge = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow,
+                                           mode, top, kbits, lift, lift_exp)
+            else:
+                q, at_edge = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, top, kbits)
+            is_nan = v != v
+            count = np.int32(count + is_nan)
+            edges = np.int32(edges + at_edge)
+            quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
+            kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
+            oc[c] = kept if is_nan else q
+    return count, nbits > TOP_BITS and edges > 0
+
+
+@njit(cache=True)
+def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+                        kmin, kmax, fl, key, nbits, nan_value):
+    """Stochastic rounding of one block on float64 lanes (the block's grid already shifted),
+    for a float32 block that :func:`_element_loop32` left undecided; returns the NaN count.
+    Not inlined: it runs about once in ``2**30`` blocks with fine fractions."""
+    if is_float:
+        return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero, overflow,
+                             kmin, kmax, fl, False, STOCHASTIC, key, nbits, np.float64(nan_value))
+    return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero, overflow,
+                         kmin, kmax, fl, False, STOCHASTIC, key, nbits, np.float64(nan_value))
 
 
 @njit(inline="always", cache=True)
@@ -327,27 +371,41 @@ def _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax,
 
 @njit(inline="always", cache=True)
 def _block_loop32(
-    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """:func:`_block_loop` with :func:`_element_loop32`."""
+    """:func:`_block_loop` with :func:`_element_loop32`; ``fixed``: 0, or the constant
+    ``block`` where every block is whole (a fixed trip count for LLVM)."""
     length = xrow.size
+    tops = np.empty(_TOPS, dtype=np.int32)
     for b in range(b0, b1):
         start = b * block
         xs = xrow[start:min(start + block, length)]
         os = orow[start:min(start + block, length)]
+        size = fixed if fixed else xs.size
         p = p0 + b - b0
         if derive:
-            m, nans = _max_abs32_inlined(xs)
+            m, nans = _max_abs32_inlined(xs, size)
             exps[p] = min(max(exponent_of(m) - offset, lo), hi)
             if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
                 os[:] = np.nan
                 block_nans[p] = 0
                 continue
-        grid = _grid32(exps[p], man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
-        block_nans[p] = _element_loop32(xs, os, row_base + start, is_float, grid, mode, key, nbits,
-                                        nan_value)
+        X = exps[p]
+        grid = _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
+        nans, undecided = _element_loop32(xs, os, size, row_base + start, is_float, grid, mode, key,
+                                          nbits, nan_value, tops)
+        if undecided:
+            nans = _stochastic_block64(xs, os, row_base + start, is_float, man, emin + X, maxval * pow2(X),
+                                       flush, no_negative_zero, overflow, kmin, kmax, fl - X, key, nbits,
+                                       nan_value)
+        block_nans[p] = nans
+
+
+#: The block size that MX formats use (and ``bfp(wl, block=32)``): its blocks get a loop copy
+#: with a fixed trip count (two AVX-512 / four AVX2 vectors, no remainder loop).
+_MX_BLOCK = 32
 
 
 @njit(cache=True)
@@ -356,20 +414,39 @@ def _quantize_group32(
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode)."""
+    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode,
+    whole blocks of :data:`_MX_BLOCK` or not)."""
+    if derive and block == _MX_BLOCK and xrow.size % _MX_BLOCK == 0:
+        return _quantize_group32_by_kind(xrow, orow, row_base, b0, b1, _MX_BLOCK, _MX_BLOCK, p0, exps,
+                                         block_nans, derive, lo, hi, offset, poison_nan, poison_inf, is_float,
+                                         man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+                                         mode, key, nbits, nan_value)
+    return _quantize_group32_by_kind(xrow, orow, row_base, b0, b1, block, 0, p0, exps, block_nans, derive,
+                                     lo, hi, offset, poison_nan, poison_inf, is_float, man, emin, maxval,
+                                     flush, no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits,
+                                     nan_value)
+
+
+@njit(inline="always", cache=True)
+def _quantize_group32_by_kind(
+    xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+    mode, key, nbits, nan_value,
+):
+    """:func:`_block_loop32` with constant element kind and rounding mode."""
     if is_float:
         if mode == NEAREST:
-            return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+            return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
                                  hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
                                  no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
-        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
                              hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
                              no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
     if mode == NEAREST:
-        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
                              hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
                              no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
-    return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+    return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
                          hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
                          no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
 
