@@ -56,10 +56,10 @@ def _max_abs64(xs):
     return bits_float64(m), nans
 
 
-def _max_abs32_of(xs, size):
+def _max_abs32(xs):
     m = np.int32(0)
     nans = np.int32(0)
-    for c in range(size):
+    for c in range(xs.size):
         bits = np.int32(float32_bits(xs[c]) & _ABS_MASK32)
         is_nan = bits > _INF_BITS32
         nans = np.int32(nans + is_nan)
@@ -67,19 +67,14 @@ def _max_abs32_of(xs, size):
     return np.float64(bits_float32(m)), np.int64(nans)
 
 
-#: :func:`_max_abs` of the first ``size`` elements of a float32 slice inlined, for the (not
-#: parallel) block loops: a call per MX block of 32 costs as much as the block's arithmetic, and
-#: a constant ``size`` lets LLVM unroll the loop.
-_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32_of)
-
-
-def _max_abs32(xs):
-    return _max_abs32_inlined(xs, xs.size)
-
-
 @overload(_max_abs)
 def _max_abs_by_dtype(xs):
     return _max_abs32 if xs.dtype == types.float32 else _max_abs64
+
+
+#: :func:`_max_abs` of a float32 slice inlined, for the (not parallel) block loops: a call per
+#: MX block of 32 costs as much as the block's arithmetic.
+_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32)
 
 
 @njit(parallel=True, cache=True)
@@ -299,10 +294,9 @@ def _draw_tops(tops, size, word, to_top):
 
 
 @njit(inline="always", cache=True)
-def _element_loop32(xs, os, size, base, is_float, grid, mode, key, nbits, nan_value, tops):
-    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`) over the first
-    ``size`` elements of ``xs``/``os`` (float32; a constant ``size`` gives LLVM a fixed trip
-    count), ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
+def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, tops):
+    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`): ``xs``/``os``
+    float32, ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
     from :func:`_grid32`. Returns ``(NaN count, undecided)``: where stochastic rounding
     left some element undecided (:func:`~lpformats._elements32.stochastic_round32`) the
     caller reruns the block on float64 lanes. Counts are kept in int32 so that no lane widens.
@@ -318,6 +312,7 @@ def _element_loop32(xs, os, size, base, is_float, grid, mode, key, nbits, nan_va
     word = stream_word(key, np.uint64(base))
     count = np.int32(0)
     edges = np.int32(0)
+    size = xs.size
     for first in range(0, size, _TOPS):
         n = min(_TOPS, size - first)
         if mode == STOCHASTIC:
@@ -346,7 +341,8 @@ def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_neg
                         kmin, kmax, fl, key, nbits, nan_value):
     """Stochastic rounding of one block on float64 lanes (the block's grid already shifted),
     for a float32 block that :func:`_element_loop32` left undecided; returns the NaN count.
-    Not inlined: it runs about once in ``2**30`` blocks with fine fractions."""
+    Not inlined: it runs rarely (an element is undecided with probability ``2**-30``, and
+    only where its scaled value has fraction bits below ``2**-30``)."""
     if is_float:
         return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero, overflow,
                              kmin, kmax, fl, False, STOCHASTIC, key, nbits, np.float64(nan_value))
@@ -371,22 +367,20 @@ def _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax,
 
 @njit(inline="always", cache=True)
 def _block_loop32(
-    xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """:func:`_block_loop` with :func:`_element_loop32`; ``fixed``: 0, or the constant
-    ``block`` where every block is whole (a fixed trip count for LLVM)."""
+    """:func:`_block_loop` with :func:`_element_loop32`."""
     length = xrow.size
     tops = np.empty(_TOPS, dtype=np.int32)
     for b in range(b0, b1):
         start = b * block
         xs = xrow[start:min(start + block, length)]
         os = orow[start:min(start + block, length)]
-        size = fixed if fixed else xs.size
         p = p0 + b - b0
         if derive:
-            m, nans = _max_abs32_inlined(xs, size)
+            m, nans = _max_abs32_inlined(xs)
             exps[p] = min(max(exponent_of(m) - offset, lo), hi)
             if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
                 os[:] = np.nan
@@ -394,7 +388,7 @@ def _block_loop32(
                 continue
         X = exps[p]
         grid = _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
-        nans, undecided = _element_loop32(xs, os, size, row_base + start, is_float, grid, mode, key,
+        nans, undecided = _element_loop32(xs, os, row_base + start, is_float, grid, mode, key,
                                           nbits, nan_value, tops)
         if undecided:
             nans = _stochastic_block64(xs, os, row_base + start, is_float, man, emin + X, maxval * pow2(X),
@@ -403,50 +397,26 @@ def _block_loop32(
         block_nans[p] = nans
 
 
-#: The block size that MX formats use (and ``bfp(wl, block=32)``): its blocks get a loop copy
-#: with a fixed trip count (two AVX-512 / four AVX2 vectors, no remainder loop).
-_MX_BLOCK = 32
-
-
 @njit(cache=True)
 def _quantize_group32(
     xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode,
-    whole blocks of :data:`_MX_BLOCK` or not)."""
-    if derive and block == _MX_BLOCK and xrow.size % _MX_BLOCK == 0:
-        return _quantize_group32_by_kind(xrow, orow, row_base, b0, b1, _MX_BLOCK, _MX_BLOCK, p0, exps,
-                                         block_nans, derive, lo, hi, offset, poison_nan, poison_inf, is_float,
-                                         man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
-                                         mode, key, nbits, nan_value)
-    return _quantize_group32_by_kind(xrow, orow, row_base, b0, b1, block, 0, p0, exps, block_nans, derive,
-                                     lo, hi, offset, poison_nan, poison_inf, is_float, man, emin, maxval,
-                                     flush, no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits,
-                                     nan_value)
-
-
-@njit(inline="always", cache=True)
-def _quantize_group32_by_kind(
-    xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
-    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
-    mode, key, nbits, nan_value,
-):
-    """:func:`_block_loop32` with constant element kind and rounding mode."""
+    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode)."""
     if is_float:
         if mode == NEAREST:
-            return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
+            return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
                                  hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
                                  no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
-        return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
                              hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
                              no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
     if mode == NEAREST:
-        return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
                              hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
                              no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
-    return _block_loop32(xrow, orow, row_base, b0, b1, block, fixed, p0, exps, block_nans, derive, lo,
+    return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
                          hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
                          no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
 
