@@ -36,7 +36,7 @@ _F32_ONE = np.float32(1.0)
 
 
 #: Random bits that the float32 lanes compare: the top ``min(nbits, TOP_BITS)`` bits of each
-#: element's random number (:func:`lpformats.rng.random_top32`), so that the sums below stay
+#: element's random number (:func:`lpformats.rng.mix64_top`), so that the sums below stay
 #: inside int32.
 TOP_BITS = 30
 

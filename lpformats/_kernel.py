@@ -22,7 +22,7 @@ from lpformats._bitcast import (
 )
 from lpformats._elements import fixed_value, float_value
 from lpformats._elements32 import TOP_BITS, fixed_value32, float_value32
-from lpformats.rng import GOLDEN, random_float, random_top32, stream_word
+from lpformats.rng import GOLDEN, mix64_top, random_float, stream_word
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
 #: Bit patterns of float64 / float32 +inf and the magnitude masks: |x| compares as its bits do.
@@ -284,11 +284,11 @@ _TOPS = 512
 
 
 @njit(inline="always", cache=True)
-def _draw_tops(tops, size, word, to_top):
-    """``tops[j] = random_top32(word + j * GOLDEN) >> to_top`` for ``j < size`` (int32);
-    returns the word after the last."""
+def _draw_tops(tops, size, word, kbits):
+    """``tops[j]`` = the top ``kbits`` bits of ``mix64(word + j * GOLDEN)`` for ``j < size``
+    (int32); returns the word after the last."""
     for j in range(size):
-        tops[j] = np.int32(random_top32(word) >> to_top)
+        tops[j] = np.int32(mix64_top(word, kbits))
         word += np.uint64(GOLDEN)
     return word
 
@@ -308,7 +308,6 @@ def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, t
      lift_exp) = grid
     lift = pow2_32(lift_exp)
     kbits = min(nbits, TOP_BITS)
-    to_top = np.uint32(32 - kbits)
     word = stream_word(key, np.uint64(base))
     count = np.int32(0)
     edges = np.int32(0)
@@ -316,7 +315,7 @@ def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, t
     for first in range(0, size, _TOPS):
         n = min(_TOPS, size - first)
         if mode == STOCHASTIC:
-            word = _draw_tops(tops, n, word, to_top)
+            word = _draw_tops(tops, n, word, kbits)
         xc = xs[first:first + n]
         oc = os[first:first + n]
         for c in range(n):

@@ -110,19 +110,6 @@ def random_float(word, shift):
     return high * 2.0 + low
 
 
-@njit(inline="always", cache=True)
-def random_top32(word):
-    """The top 32 bits of ``mix64(word)`` (a uint32).
-
-    They depend on the top 32 bits of the last product only (``z ^ (z >> 31)`` takes its
-    top half from ``z``'s top half and bit 63), so LLVM keeps the last multiply to the partial
-    products that reach them, and the callers work on the result in 32-bit lanes."""
-    z = (word ^ (word >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    high = np.uint32(z >> np.uint64(32))
-    return np.uint32(high ^ (high >> np.uint32(31)))
-
-
 @njit(parallel=False, cache=True)
 def _bits_kernel(key, start, count, nbits, out):
     shift = np.uint64(64 - nbits)

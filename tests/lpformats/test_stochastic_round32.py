@@ -17,7 +17,7 @@ from numba import njit
 
 import lpformats as lp
 from lpformats._elements32 import TOP_BITS, stochastic_round32
-from lpformats.rng import random_bits, random_top32, stream_key
+from lpformats.rng import random_bits
 from lpformats.rounding import STOCHASTIC, round_to_integer
 from tests.lpformats.reference import round_int
 
@@ -30,14 +30,6 @@ def _round32(y, top, kbits):
 @njit(cache=True)
 def _round64(y, rand, nbits):
     return round_to_integer(y, STOCHASTIC, rand, 2.0**nbits)
-
-
-@njit(cache=True)
-def _tops(key, count):
-    out = np.empty(count, dtype=np.int64)
-    for i in range(count):
-        out[i] = random_top32(key + np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15))
-    return out
 
 
 def float32s() -> st.SearchStrategy:
@@ -80,12 +72,6 @@ def test_decision_is_floor_of_y_plus_random_fraction(data, y):
     if at_edge:  # only where the top bits really leave it open
         frac = Fraction(abs(y)) - math.floor(abs(y))
         assert (frac * 2**kbits).denominator != 1
-
-
-def test_random_top32_is_the_top_of_the_stream():
-    key = stream_key(11, 3)
-    assert np.array_equal(_tops(np.uint64(key), 1000),
-                          random_bits(11, 1000, 32, counter=3).astype(np.int64))
 
 
 def _edge_inputs(seed: int, count: int, negative: bool) -> tuple[np.ndarray, int]:
