@@ -303,36 +303,49 @@ def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, t
 
     Stochastic rounding draws the random numbers of up to :data:`_TOPS` elements into
     ``tops`` (int32) first, in a loop of its own: the generator's 64-bit words would
-    otherwise set the vector width of the whole loop (4 lanes on AVX2 instead of 8)."""
-    (man, emin, maxval, tiny, flush, no_negative_zero, overflow, s_lo, s_hi, u_lo, u_hi, kmin, kmax,
-     lift_exp) = grid
-    lift = pow2_32(lift_exp)
+    otherwise set the vector width of the whole loop (4 lanes on AVX2 instead of 8).
+    ``nearest`` runs the element loop once over the block."""
     kbits = min(nbits, TOP_BITS)
+    if mode != STOCHASTIC:
+        return _elements32(xs, os, tops, is_float, grid, mode, kbits, nan_value)[0], False
     word = stream_word(key, np.uint64(base))
     count = np.int32(0)
     edges = np.int32(0)
     size = xs.size
     for first in range(0, size, _TOPS):
         n = min(_TOPS, size - first)
-        if mode == STOCHASTIC:
-            word = _draw_tops(tops, n, word, kbits)
-        xc = xs[first:first + n]
-        oc = os[first:first + n]
-        for c in range(n):
-            v = xc[c]
-            top = tops[c] if mode == STOCHASTIC else np.int32(0)
-            if is_float:
-                q, at_edge = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow,
-                                           mode, top, kbits, lift, lift_exp)
-            else:
-                q, at_edge = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, top, kbits)
-            is_nan = v != v
-            count = np.int32(count + is_nan)
-            edges = np.int32(edges + at_edge)
-            quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
-            kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
-            oc[c] = kept if is_nan else q
+        word = _draw_tops(tops, n, word, kbits)
+        nans, at_edge = _elements32(xs[first:first + n], os[first:first + n], tops, is_float, grid, mode,
+                                    kbits, nan_value)
+        count = np.int32(count + nans)
+        edges = np.int32(edges + at_edge)
     return count, nbits > TOP_BITS and edges > 0
+
+
+@njit(inline="always", cache=True)
+def _elements32(xs, os, tops, is_float, grid, mode, kbits, nan_value):
+    """The element loop of :func:`_element_loop32` over ``xs``/``os`` (``tops[c]``: element
+    ``c``'s random bits in stochastic ``mode``); returns ``(NaN count, at-edge count)``."""
+    (man, emin, maxval, tiny, flush, no_negative_zero, overflow, s_lo, s_hi, u_lo, u_hi, kmin, kmax,
+     lift_exp) = grid
+    lift = pow2_32(lift_exp)
+    count = np.int32(0)
+    edges = np.int32(0)
+    for c in range(xs.size):
+        v = xs[c]
+        top = tops[c] if mode == STOCHASTIC else np.int32(0)
+        if is_float:
+            q, at_edge = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow,
+                                       mode, top, kbits, lift, lift_exp)
+        else:
+            q, at_edge = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, top, kbits)
+        is_nan = v != v
+        count = np.int32(count + is_nan)
+        edges = np.int32(edges + at_edge)
+        quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
+        kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
+        os[c] = kept if is_nan else q
+    return count, edges
 
 
 @njit(cache=True)
