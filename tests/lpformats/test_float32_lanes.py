@@ -129,3 +129,17 @@ def test_results_are_the_same_bits_with_avx2_code():
     host = run({})
     assert host.count("\n") == 21
     assert run({"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": ""}) == host
+
+
+@given(dtype=st.sampled_from([np.float32, np.float64]), data=st.data())
+def test_block_maxima_are_the_largest_magnitude_ignoring_nan_with_the_nans_counted(dtype, data):
+    """``block_max_abs`` (integer bit-pattern maxima, float32 or float64 lanes) per block of 7
+    against the numpy statement of the result, ``_kernel._max_abs``'s Python body."""
+    from lpformats import _kernel
+
+    x = data.draw(hnp.arrays(dtype, (3, 20), elements=hnp.from_dtype(np.dtype(dtype))))
+    amax = np.empty(3 * 3)
+    nans = _kernel.block_max_abs(x, 7, amax)
+    expected = [_kernel._max_abs(x[r, start:start + 7]) for r in range(3) for start in (0, 7, 14)]
+    assert amax.tolist() == [m for m, _ in expected]
+    assert nans == sum(n for _, n in expected)
