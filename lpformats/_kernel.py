@@ -359,11 +359,9 @@ def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_neg
     """Stochastic rounding of one block on float64 lanes (the block's grid already shifted),
     for a float32 block that :func:`_element_loop32` left undecided; returns the NaN count.
     Not inlined: it runs rarely (an element is undecided with probability ``2**-30``, and
-    only where its scaled value has fraction bits below ``2**-30``)."""
-    if is_float:
-        return _element_loop(xs, os, base, True, man, emin, maxval, flush, no_negative_zero, overflow,
-                             kmin, kmax, fl, False, STOCHASTIC, key, nbits, np.float64(nan_value))
-    return _element_loop(xs, os, base, False, man, emin, maxval, flush, no_negative_zero, overflow,
+    only where its scaled value has fraction bits below ``2**-30``, so ``is_float`` stays a
+    run-time flag here)."""
+    return _element_loop(xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
                          kmin, kmax, fl, False, STOCHASTIC, key, nbits, np.float64(nan_value))
 
 
