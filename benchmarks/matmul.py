@@ -27,6 +27,11 @@ often than the long ones; with the machine to itself the two ratios agree.
   256^3, 512^3 and 1024^3;
 - stochastic rounding of every addition (fixed(16,4) accumulator): >= 0.05x.
 
+Below the table each build prints the random-number floor of the stochastic case: the time per
+word of the stream's generator alone (:func:`lpformats.rng.mix64_top` over consecutive
+counters, the top bits summed in int32 so that nothing is stored), against the time per
+addition that 0.05x of this run's BLAS allows at 256^3; every addition needs its own word.
+
 Cases (operands are random values already representable in their formats):
 
 - ``fixed8 -> fixed(24,8) sat``: fixed(8,4) x fixed(8,4) products summed exactly into a
@@ -63,6 +68,7 @@ import numpy as np
 from benchmarks.bitserial import blas_threads
 from benchmarks.common import code_version, load_line, machine_line
 from lpformats import int_matmul, matmul, quantize
+from lpformats.rng import GOLDEN, mix64_top
 
 #: (label, operand format, matmul keyword arguments, sizes it runs at: "all" or "small",
 #: target ratio to BLAS float32 or None).
@@ -125,6 +131,28 @@ def interleaved_best(calls: list[Callable[[], object]], repeat: int) -> list[tup
     return list(zip(wall, cpu, strict=True))
 
 
+@numba.njit(cache=True)
+def _generator_sum(word, count, used):
+    """Sum (int32, wrapping) of the top ``used`` bits of ``count`` consecutive stream words."""
+    total = np.int32(0)
+    for _ in range(count):
+        total = np.int32(total + np.int32(mix64_top(word, used)))
+        word += np.uint64(GOLDEN)
+    return total
+
+
+def generator_floor(repeat: int, count: int = 1 << 22) -> float:
+    """Best time per random word (ns) of the stochastic rounding stream's generator alone."""
+    word = np.uint64(0x243F6A8885A308D3)
+    _generator_sum(word, 1024, 4)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        _generator_sum(word, count, 4)
+        best = min(best, time.process_time() - start)
+    return best / count * 1e9
+
+
 def verdict(target: float | None, kind: str, k: int, ratio: float) -> str:
     if target is None or kind != "square" or k not in TARGET_SIZES:
         return ""
@@ -161,6 +189,12 @@ def run(sizes: list[int], repeat: int, digest: hashlib._Hash) -> tuple[list[str]
         (blas, blas_cpu), shape = times[0], f"{kind} {m} x {k} x {n}"
         lines.append(f"| {shape} | numpy float32 matmul (BLAS{note and ' ' + note}) | {blas * 1e3:.2f} | "
                      f"{blas_cpu * 1e3:.2f} | {macs / blas / 1e9:.2f} | 1 | 1 | |")
+        if (kind, k) == ("square", 256):
+            budget = blas_cpu / 0.05 / macs * 1e9
+            floor = generator_floor(repeat)
+            verdicts.append(f"random-number floor, {shape}: the generator alone takes {floor:.3f} ns "
+                            f"per word (CPU); 0.05x of BLAS allows {budget:.3f} ns per addition: "
+                            f"{floor / budget:.0%} of it")
         for (label, target), (wall, cpu) in zip(cases, times[1:], strict=True):
             check = verdict(target, kind, k, blas_cpu / cpu)
             lines.append(f"| {shape} | {label} | {wall * 1e3:.2f} | {cpu * 1e3:.2f} | "
