@@ -24,8 +24,9 @@ threads, wall time. Timed:
 
 - int16: our two 16-bit integer convolutions, ``int16_conv2d`` (implicit GEMM on int16
   multiply-add pairs, ``vpdpwssd``/``vpmaddwd``, int32 accumulators, register-tiled, weights
-  packed in every call) and im2col + ``int_matmul`` (int16 codes, int64 accumulators); the
-  faster of the two is the baseline of the speedup columns;
+  packed beforehand with ``pack_int16_weights``, as the bit-serial ones are) and im2col +
+  ``int_matmul`` (int16 codes, int64 accumulators); the faster of the two is the baseline of
+  the speedup columns;
 - fp32: ``torch.nn.functional.conv2d`` on float32 NCHW tensors (``torch.set_num_threads``);
 - A1W1, A2W1, A2W2: ``bitserial_conv2d`` with weights packed beforehand (as the paper's
   measurements, which pack weights offline), activation packing included, with the schedule
@@ -65,6 +66,7 @@ from lpformats.bitserial_conv import (
     cpu_key,
     int16_conv2d,
     pack_conv_weights,
+    pack_int16_weights,
     tune_conv2d,
 )
 
@@ -129,7 +131,8 @@ def layer(name: str, size: int, c: int, o: int, k: int, stride: int, args: argpa
     x16, w16 = x2.astype(np.int16), weights[2].astype(np.int16)
     xt = torch.from_numpy(np.ascontiguousarray(x2.transpose(0, 3, 1, 2)).astype(np.float32))
     wt = torch.from_numpy(np.ascontiguousarray(weights[2].transpose(3, 2, 0, 1)).astype(np.float32))
-    direct = functools.partial(int16_conv2d, x16, w16, stride, padding, layout="NHWC")
+    direct = functools.partial(int16_conv2d, x16, pack_int16_weights(w16, layout="NHWC"), stride, padding,
+                               layout="NHWC")
     fp32 = functools.partial(torch.nn.functional.conv2d, xt, wt, stride=stride, padding=padding)
     with torch.no_grad():
         if not np.array_equal(direct(), fp32().numpy().transpose(0, 2, 3, 1)):  # (also the warm-up)

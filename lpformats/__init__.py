@@ -32,12 +32,14 @@ __all__ += ["bitserial_matmul", "int_matmul", "pack_bitplanes"]
 
 from lpformats.bitserial_conv import (  # noqa: E402
     PackedConvWeights,
+    PackedInt16Weights,
     Schedule,
     bitserial_conv2d,
     int16_conv2d,
     pack_conv_weights,
+    pack_int16_weights,
     tune_conv2d,
 )
 
-__all__ += ["PackedConvWeights", "Schedule", "bitserial_conv2d", "int16_conv2d", "pack_conv_weights",
-            "tune_conv2d"]
+__all__ += ["PackedConvWeights", "PackedInt16Weights", "Schedule", "bitserial_conv2d", "int16_conv2d",
+            "pack_conv_weights", "pack_int16_weights", "tune_conv2d"]

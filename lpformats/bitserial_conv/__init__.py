@@ -4,7 +4,7 @@ kernels", CGO 2020): :func:`bitserial_conv2d`, its schedule space and tuner, and
 convolution on multiply-add pairs it is measured against."""
 
 from lpformats.bitserial_conv.cachedir import cache_root, set_cache_root
-from lpformats.bitserial_conv.int16_conv import int16_conv2d
+from lpformats.bitserial_conv.int16_conv import PackedInt16Weights, int16_conv2d, pack_int16_weights
 from lpformats.bitserial_conv.operator import PackedConvWeights, bitserial_conv2d, pack_conv_weights
 from lpformats.bitserial_conv.schedule import DEFAULT, Schedule, schedule_space
 from lpformats.bitserial_conv.tuner import TuneResult, best_time, cpu_key, tune_conv2d
@@ -12,6 +12,7 @@ from lpformats.bitserial_conv.tuner import TuneResult, best_time, cpu_key, tune_
 __all__ = [
     "DEFAULT",
     "PackedConvWeights",
+    "PackedInt16Weights",
     "Schedule",
     "TuneResult",
     "best_time",
@@ -20,6 +21,7 @@ __all__ = [
     "cpu_key",
     "int16_conv2d",
     "pack_conv_weights",
+    "pack_int16_weights",
     "schedule_space",
     "set_cache_root",
     "tune_conv2d",

@@ -12,7 +12,9 @@ instruction, twice the multiply-adds of a float32 FMA):
   kernel broadcasts straight from the image (no im2col copy);
 - the weights are packed into panels of :func:`register_tile` ``vectors * 16`` output channels,
   ``(panel, tap, channel pair, 2 * lanes)`` with the two channels of a pair interleaved per
-  output channel, the order in which the kernel streams them;
+  output channel, the order in which the kernel streams them: in every call, or once with
+  :func:`pack_int16_weights` (as an inference engine packs weights offline, and as the
+  bit-serial operator's weights are packed with ``pack_conv_weights``);
 - a register tile of ``rows`` output pixels x ``vectors * 16`` output channels (7 x 64 with
   AVX-512 VNNI, 2 x 32 with AVX2; :data:`TILES`) stays in vector registers for the whole reduction; tiles walk
   all pixels for one panel before the next, so that a panel is read from the cache by every
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,6 +89,54 @@ def _pack_panels(w, lanes, out):
     return out
 
 
+@dataclass(frozen=True)
+class PackedInt16Weights:
+    """Weights packed once for :func:`int16_conv2d` (:func:`pack_int16_weights`).
+
+    ``panels``: int16 ``(panels, kh * kw, ceil(C / 2), 2 * lanes)``, the kernel's order (see the
+    module docstring); ``kernel``: ``(kh, kw)``; ``channels``/``out_channels``: C and O;
+    ``magnitude``: ``max |w|`` (for the int32 range check); ``lanes``: output channels per
+    panel, the register tile's ``vectors * 16`` it was packed for."""
+
+    panels: np.ndarray
+    kernel: tuple[int, int]
+    channels: int
+    out_channels: int
+    magnitude: int
+    lanes: int
+
+
+def pack_int16_weights(w: Any, layout: str = "NCHW") -> PackedInt16Weights:
+    """Pack int16 convolution weights once for :func:`int16_conv2d` on this process's
+    register tile (:func:`register_tile`).
+
+    Args:
+        w: int16 array (O, C, kh, kw) for ``layout="NCHW"`` or (kh, kw, C, O) for "NHWC".
+        layout: the layout of ``w`` (the activations' layout is chosen per call).
+    """
+    return _pack_weights(w, _layout(layout), register_tile()[1] * LANES)
+
+
+def _int16_codes(a: Any, name: str) -> np.ndarray:
+    """``a`` as a 4-D int16 array, or a TypeError/ValueError naming ``name``."""
+    arr = _integer_array(a, name)
+    if arr.dtype != np.int16:
+        raise TypeError(f"{name} must be int16; got {arr.dtype}")
+    if arr.ndim != 4:
+        raise ValueError(f"{name} must be 4-D; got shape {arr.shape}")
+    return arr
+
+
+def _pack_weights(w: Any, layout: str, lanes: int) -> PackedInt16Weights:
+    """:func:`pack_int16_weights` into panels of ``lanes`` output channels."""
+    wa = _int16_codes(w, "w")
+    hwio = np.ascontiguousarray(wa.transpose(2, 3, 1, 0) if layout == "NCHW" else wa)
+    kh, kw, c, o = hwio.shape
+    words, n_panels = (c + 1) // 2, -(-o // lanes)
+    panels = _pack_panels(hwio, lanes, _aligned_empty((n_panels, kh * kw, words, lanes), np.int32))
+    return PackedInt16Weights(panels.view(np.int16), (kh, kw), c, o, _largest_magnitude(hwio), lanes)
+
+
 @functools.cache
 def _tile_kernel(rows: int, vectors: int) -> Callable:
     """The task kernel of register tile ``rows x vectors`` (constants of the compiled code:
@@ -122,7 +173,7 @@ def _tile_kernel(rows: int, vectors: int) -> Callable:
 
 def int16_conv2d(
     x: Any,
-    w: Any,
+    w: Any | PackedInt16Weights,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] = 0,
     layout: str = "NCHW",
@@ -132,7 +183,9 @@ def int16_conv2d(
     Args:
         x: int16 array (N, C, H, W) for ``layout="NCHW"`` or (N, H, W, C) for "NHWC" (the
             kernel's own layout: no transposes).
-        w: int16 array (O, C, kh, kw) for "NCHW" or (kh, kw, C, O) for "NHWC".
+        w: int16 array (O, C, kh, kw) for "NCHW" or (kh, kw, C, O) for "NHWC" (packed in
+            this call), or :class:`PackedInt16Weights` from :func:`pack_int16_weights` (any
+            layout: it was given when packing).
         stride, padding: an integer or a (height, width) pair.
         layout: "NCHW" or "NHWC", as for :func:`~lpformats.bitserial_conv2d`.
 
@@ -154,25 +207,24 @@ def _int16_conv2d(
 ) -> np.ndarray:
     """:func:`int16_conv2d` with the register tile ``(rows, vectors)`` given."""
     layout = _layout(layout)
-    xa, wa = _integer_array(x, "x"), _integer_array(w, "w")
-    for arr, name in ((xa, "x"), (wa, "w")):
-        if arr.dtype != np.int16:
-            raise TypeError(f"{name} must be int16; got {arr.dtype}")
-        if arr.ndim != 4:
-            raise ValueError(f"{name} must be 4-D; got shape {arr.shape}")
-    if layout == "NCHW":
-        xa, wa = xa.transpose(0, 2, 3, 1), wa.transpose(2, 3, 1, 0)
-    n, h, wd, c = xa.shape
-    kh, kw, wc, o = wa.shape
-    if wc != c:
-        raise ValueError(f"shape mismatch: x has C={c} input channels, w {wc}")
-    stride_hw, padding_hw = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    ho, wo = _geometry(h, wd, (kh, kw), stride_hw, padding_hw)
-    bound = c * kh * kw * _largest_magnitude(xa) * _largest_magnitude(wa)
-    if bound > INT32_MAX:
-        raise ValueError(f"C * kh * kw * max|x| * max|w| = {bound} does not fit int32 accumulation")
     rows, vectors = tile
     lanes = vectors * LANES
+    xa = _int16_codes(x, "x")
+    packed = w if isinstance(w, PackedInt16Weights) else _pack_weights(w, layout, lanes)
+    if packed.lanes != lanes:
+        raise ValueError(f"w was packed for {packed.lanes} output channels per panel; this call's register "
+                         f"tile takes {lanes} (pack with pack_int16_weights in the process that runs it)")
+    if layout == "NCHW":
+        xa = xa.transpose(0, 2, 3, 1)
+    n, h, wd, c = xa.shape
+    (kh, kw), o = packed.kernel, packed.out_channels
+    if packed.channels != c:
+        raise ValueError(f"shape mismatch: x has C={c} input channels, w {packed.channels}")
+    stride_hw, padding_hw = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    ho, wo = _geometry(h, wd, (kh, kw), stride_hw, padding_hw)
+    bound = c * kh * kw * _largest_magnitude(xa) * packed.magnitude
+    if bound > INT32_MAX:
+        raise ValueError(f"C * kh * kw * max|x| * max|w| = {bound} does not fit int32 accumulation")
     ph, pw = padding_hw
     words = (c + 1) // 2
     if ph == pw == 0 and c % 2 == 0 and xa.flags.c_contiguous:
@@ -181,15 +233,13 @@ def _int16_conv2d(
         xpad = np.zeros((n, h + 2 * ph, wd + 2 * pw, 2 * words), dtype=np.int16)
         xpad[:, ph : ph + h, pw : pw + wd, :c] = xa
         x_pairs = xpad.view(np.int32)
-    n_panels = -(-o // lanes)
-    panels = _pack_panels(np.ascontiguousarray(wa), lanes,
-                          _aligned_empty((n_panels, kh * kw, words, lanes), np.int32)).view(np.int16)
+    n_panels = packed.panels.shape[0]
     tap_pixels = np.arange(kh)[:, None] * x_pairs.shape[2] + np.arange(kw)[None, :]  # offsets in pixels
     taps = tap_pixels.astype(np.intp).ravel() * words
     out = np.empty((n, ho, wo, n_panels * lanes), dtype=np.int32)
     tiles = -(-(n * ho * wo) // rows)
     kernel = _tile_kernel(rows, vectors)
-    split(kernel, n_panels * tiles, out, x_pairs, taps, panels, stride_hw[0], stride_hw[1])
+    split(kernel, n_panels * tiles, out, x_pairs, taps, packed.panels, stride_hw[0], stride_hw[1])
     if n_panels * lanes != o:
         out = out[..., :o]
     return np.ascontiguousarray(out) if layout == "NHWC" else np.ascontiguousarray(out.transpose(0, 3, 1, 2))

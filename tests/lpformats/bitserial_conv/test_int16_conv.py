@@ -17,10 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 
-from lpformats import int16_conv2d
+from lpformats import PackedInt16Weights, int16_conv2d, pack_int16_weights
 from lpformats._int16_pairs import pair_tile
 from lpformats._numba_target import fuses_pair_accumulation, numba_vector_isa
-from lpformats.bitserial_conv.int16_conv import _NARROW_TILE, TILES, _int16_conv2d, register_tile
+from lpformats.bitserial_conv.int16_conv import (
+    _NARROW_TILE,
+    TILES,
+    _int16_conv2d,
+    _pack_weights,
+    register_tile,
+)
 from tests.lpformats.bitserial_conv.oracle import conv2d_int64, conv_cases, nhwc
 
 INT32_MAX = 2**31 - 1
@@ -62,6 +68,46 @@ def test_every_register_tile_gives_the_same_integers(tile):
         w = codes(rng, (o, c, kernel, kernel), 100)
         got = _int16_conv2d(x, w, stride, kernel // 2, "NCHW", tile)
         np.testing.assert_array_equal(got, conv2d_int64(x, w, (stride,) * 2, (kernel // 2,) * 2))
+
+
+@pytest.mark.parametrize("weights_layout", ["NCHW", "NHWC"])
+def test_weights_packed_once_serve_every_call(weights_layout):
+    """Packed weights give the integers of the unpacked ones, for inputs of other sizes,
+    strides, paddings and activation layouts than any one call (weights are packed once, as
+    for the bit-serial operator)."""
+    rng = np.random.default_rng(5)
+    w = codes(rng, (21, 7, 3, 3), 200)
+    packed = pack_int16_weights(w if weights_layout == "NCHW" else nhwc(w[:1], w)[1], layout=weights_layout)
+    assert isinstance(packed, PackedInt16Weights)
+    assert (packed.kernel, packed.channels, packed.out_channels, packed.magnitude) == ((3, 3), 7, 21, 200)
+    for size, stride, padding in ((5, 1, 1), (11, 2, 0), (8, (2, 1), (0, 1))):
+        x = codes(rng, (2, 7, size, size), 900)
+        expected = conv2d_int64(x, w, stride if isinstance(stride, tuple) else (stride,) * 2,
+                                padding if isinstance(padding, tuple) else (padding,) * 2)
+        np.testing.assert_array_equal(int16_conv2d(x, packed, stride, padding), expected)
+        np.testing.assert_array_equal(int16_conv2d(x, w, stride, padding), expected)
+        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        np.testing.assert_array_equal(int16_conv2d(xh, packed, stride, padding, layout="NHWC"),
+                                      expected.transpose(0, 2, 3, 1))
+
+
+def test_packed_weights_are_checked_like_unpacked_ones():
+    """The range bound uses the packed weights' largest magnitude; channel counts and the
+    register tile they were packed for must match the call."""
+    x = np.full((1, 64, 3, 3), 2**15 - 1, np.int16)
+    fits = pack_int16_weights(np.full((2, 64, 3, 3), 113, np.int16))
+    assert int16_conv2d(x, fits)[0, 0, 0, 0] == 576 * 32767 * 113
+    with pytest.raises(ValueError, match="= 2151612288 does not fit int32 accumulation"):
+        int16_conv2d(x, pack_int16_weights(np.full((2, 64, 3, 3), -114, np.int16)))
+    with pytest.raises(ValueError, match="shape mismatch: x has C=64 input channels, w 3"):
+        int16_conv2d(x, pack_int16_weights(np.zeros((4, 3, 3, 3), np.int16)))
+    with pytest.raises(TypeError, match="w must be int16; got int8"):
+        pack_int16_weights(np.zeros((4, 3, 3, 3), np.int8))
+    with pytest.raises(ValueError, match="layout must be 'NCHW' or 'NHWC'"):
+        pack_int16_weights(np.zeros((4, 3, 3, 3), np.int16), layout="OIHW")
+    other = _pack_weights(np.zeros((4, 64, 3, 3), np.int16), "NCHW", 8 * register_tile()[1] * 16)
+    with pytest.raises(ValueError, match=r"packed for \d+ output channels per panel; this call's register"):
+        int16_conv2d(x, other)
 
 
 def test_unpadded_nhwc_input_is_read_in_place():
@@ -154,7 +200,7 @@ def test_avx2_code_is_exact_too():
     script = textwrap.dedent(
         """
         import numpy as np
-        from lpformats import int16_conv2d
+        from lpformats import PackedInt16Weights, int16_conv2d, pack_int16_weights
         from lpformats.bitserial_conv.int16_conv import TILES, register_tile
         from tests.lpformats.bitserial_conv.oracle import conv2d_int64, conv_cases, nhwc
         assert register_tile() == TILES["AVX2"], register_tile()
