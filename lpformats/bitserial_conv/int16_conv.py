@@ -16,7 +16,7 @@ instruction, twice the multiply-adds of a float32 FMA):
   :func:`pack_int16_weights` (as an inference engine packs weights offline, and as the
   bit-serial operator's weights are packed with ``pack_conv_weights``);
 - a register tile of ``rows`` output pixels x ``vectors * 16`` output channels (7 x 64 with
-  AVX-512 VNNI, 2 x 32 with AVX2; :data:`TILES`) stays in vector registers for the whole reduction; tiles walk
+  AVX-512, 2 x 32 with AVX2; :data:`TILES`) stays in vector registers for the whole reduction; tiles walk
   all pixels for one panel before the next, so that a panel is read from the cache by every
   pixel tile. The last tile of pixels repeats its last pixel; output channels are padded to a
   whole panel with zero weights.
@@ -53,10 +53,11 @@ from lpformats.matmul import _aligned_empty
 #: (``benchmarks/bitserial_conv.py``). AVX-512 with VNNI (32 registers of 16 lanes): 28 sums,
 #: 4 weight vectors and a broadcast pair (``vpdpwssd`` adds in place); 7 rows divide the pixel
 #: counts of ResNet layers (multiples of 7^2). AVX-512 without VNNI needs a register for each
-#: ``vpmaddwd`` product: 6 rows (24 sums), which compile without spills (not measured: no such
-#: CPU here). AVX2 (16 registers of 8 lanes): 8 sums, 4 weight halves, a broadcast pair and a
-#: product.
-TILES = {"AVX-512 VNNI": (7, 4), "AVX-512": (6, 4), "AVX2": (2, 2)}
+#: ``vpmaddwd`` product, so 7 rows spill a little, yet measured faster than 6 (no spills) or
+#: 8 rows (``benchmarks/int16_tiles.py`` with Numba compiling for skylake-avx512, timed on a
+#: Zen 4: 8.42 ms over the 11 layers against 8.77 for 6x4 and 8x4). AVX2 (16 registers of 8 lanes): 8
+#: sums, 4 weight halves, a broadcast pair and a product.
+TILES = {"AVX-512 VNNI": (7, 4), "AVX-512": (7, 4), "AVX2": (2, 2)}
 _NARROW_TILE = (2, 1)
 
 
