@@ -47,23 +47,30 @@ def through_half(typingctx, value):
     return sig, codegen
 
 
-def _shift32(name: str, doc: str):
-    """An intrinsic shifting an int32 by an int32 count (0..31) in int32 (``builder.<name>``):
-    Numba would widen both to int64 first, which halves the SIMD lanes of the loop around it."""
+def _int32_binary(build, doc: str):
+    """An intrinsic ``int32 (int32, int32)`` emitted by ``build(builder, a, b)`` in int32:
+    Numba would widen both operands to int64 first (its shifts, comparisons, min and max
+    work in int64), which halves the SIMD lanes of the loop around it."""
 
-    def shift(typingctx, value, count):
+    def operation(typingctx, a, b):
         def codegen(context, builder, signature, args):
-            return getattr(builder, name)(args[0], args[1])
+            return build(builder, *args)
 
         return types.int32(types.int32, types.int32), codegen
 
-    shift.__doc__ = doc
-    return intrinsic(shift)
+    operation.__doc__ = doc
+    return intrinsic(operation)
 
 
-shift_right32 = _shift32("ashr", "Arithmetic right shift of an int32 by an int32 count (0..31), in int32.")
-shift_left32 = _shift32("shl", "Left shift of an int32 by an int32 count (0..31), in int32 (bits beyond "
-                               "bit 31 are lost).")
+shift_right32 = _int32_binary(lambda builder, a, b: builder.ashr(a, b),
+                              "Arithmetic right shift of an int32 by an int32 count (0..31), in int32.")
+shift_left32 = _int32_binary(lambda builder, a, b: builder.shl(a, b),
+                             "Left shift of an int32 by an int32 count (0..31), in int32 (bits beyond "
+                             "bit 31 are lost).")
+min32 = _int32_binary(lambda builder, a, b: builder.select(builder.icmp_signed("<", a, b), a, b),
+                      "The smaller of two int32, in int32.")
+max32 = _int32_binary(lambda builder, a, b: builder.select(builder.icmp_signed(">", a, b), a, b),
+                      "The larger of two int32, in int32.")
 
 
 @njit(inline="always", cache=True)

@@ -18,10 +18,9 @@ from lpformats._bitcast import (
     float32_bits,
     float64_bits,
     pow2,
-    pow2_32,
 )
 from lpformats._elements import fixed_value, float_value
-from lpformats._elements32 import TOP_BITS, fixed_value32, float_value32
+from lpformats._elements32 import TOP_BITS, fixed_grid32, float_grid32, frame30, value32
 from lpformats.rng import GOLDEN, mix64_top, random_float, stream_word
 from lpformats.rounding import DOWN, NEAREST, NEAREST_AWAY, STOCHASTIC, UP, ZERO
 
@@ -303,7 +302,7 @@ def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, t
     """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`): ``xs``/``os``
     float32, ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
     from :func:`_grid32`. Returns ``(NaN count, undecided)``: where stochastic rounding
-    left some element undecided (:func:`~lpformats._elements32.stochastic_round32`) the
+    left some element undecided (:func:`~lpformats._elements32.round_below_step32`) the
     caller reruns the block on float64 lanes. Counts are kept in int32 so that no lane widens.
 
     Stochastic rounding draws the random numbers of up to :data:`_TOPS` elements into
@@ -330,25 +329,31 @@ def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, t
 @njit(inline="always", cache=True)
 def _elements32(xs, os, tops, is_float, grid, mode, kbits, nan_value):
     """The element loop of :func:`_element_loop32` over ``xs``/``os`` (``tops[c]``: element
-    ``c``'s random bits in stochastic ``mode``); returns ``(NaN count, at-edge count)``."""
-    (man, emin, maxval, tiny, flush, no_negative_zero, overflow, s_lo, s_hi, u_lo, u_hi, kmin, kmax,
-     lift_exp) = grid
-    lift = pow2_32(lift_exp)
+    ``c``'s top ``kbits`` random bits in stochastic ``mode``; ``grid`` from :func:`_grid32`);
+    returns ``(NaN count, at-edge count)``."""
+    element_grid = grid[0] if is_float else grid[1]
+    keep_input_nan = nan_value != nan_value  # NaN nan_value: keep the input NaN, quieted
+    kept_mask = np.int32(-1 if keep_input_nan else 0)
+    kept_bits = np.int32(_QUIET32 if keep_input_nan else float32_bits(nan_value))
+    if element_grid.simple:
+        return _element_run32(xs, os, tops, is_float, element_grid, mode, kbits, kept_mask, kept_bits, True)
+    return _element_run32(xs, os, tops, is_float, element_grid, mode, kbits, kept_mask, kept_bits, False)
+
+
+@njit(inline="always", cache=True)
+def _element_run32(xs, os, tops, is_float, grid, mode, kbits, kept_mask, kept_bits, simple):
+    """The loop of :func:`_elements32` with ``simple`` a constant; a NaN element becomes
+    ``(its bits & kept_mask) | kept_bits`` (no branch in the loop), as float64 round trips do."""
     count = np.int32(0)
     edges = np.int32(0)
     for c in range(xs.size):
         v = xs[c]
-        top = tops[c] if mode == STOCHASTIC else np.int32(0)
-        if is_float:
-            q, at_edge = float_value32(v, man, emin, maxval, tiny, flush, no_negative_zero, overflow,
-                                       mode, top, kbits, lift, lift_exp)
-        else:
-            q, at_edge = fixed_value32(v, s_lo, s_hi, u_lo, u_hi, kmin, kmax, mode, top, kbits)
+        r30 = frame30(tops[c], kbits) if mode == STOCHASTIC else np.int32(0)
+        q, at_edge = value32(v, grid, is_float, mode, r30, simple)
         is_nan = v != v
         count = np.int32(count + is_nan)
         edges = np.int32(edges + at_edge)
-        quieted = bits_float32(np.int32(float32_bits(v) | _QUIET32))  # as float64 round trips do
-        kept = nan_value if nan_value == nan_value else quieted  # NaN nan_value: keep the input NaN
+        kept = bits_float32(np.int32(np.int32(float32_bits(v) & kept_mask) | kept_bits))
         os[c] = kept if is_nan else q
     return count, edges
 
@@ -367,17 +372,13 @@ def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_neg
 
 @njit(inline="always", cache=True)
 def _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl):
-    """The element grid shifted by the shared exponent ``X`` as float32/int32 constants for
-    :func:`_element_loop32`: ``(man, emin + X, maxval * 2**X, 2**(emin + X), flush,
-    no_negative_zero, overflow, 2**f (two factors), 2**-f (two factors), kmin, kmax,
-    max(0, -126 - emin - X))`` with ``f = fl - X`` (halves, so that each factor is a normal
-    float32); the last is the ``lift_exp`` of :func:`float_value32`."""
-    f = fl - X
-    half = f >> 1
-    return (np.int32(man), np.int32(emin + X), np.float32(maxval * pow2(X)), np.float32(pow2(emin + X)),
-            flush, no_negative_zero, overflow, np.float32(pow2(half)), np.float32(pow2(f - half)),
-            np.float32(pow2(-half)), np.float32(pow2(half - f)), np.float32(kmin), np.float32(kmax),
-            np.int32(max(0, -126 - emin - X)))
+    """The element grid shifted by the shared exponent ``X`` as the constants of
+    :func:`lpformats._elements32.value32`: ``(float grid, fixed grid)``
+    (:func:`~lpformats._elements32.float_grid32` with ``emin + X`` and ``maxval * 2**X``,
+    :func:`~lpformats._elements32.fixed_grid32` with ``fl - X``); :func:`_elements32` reads
+    the one of its kind, so the other folds away where the kind is a constant."""
+    return (float_grid32(man, emin + X, maxval * pow2(X), flush, no_negative_zero, overflow),
+            fixed_grid32(fl - X, kmin, kmax))
 
 
 @njit(inline="always", cache=True)

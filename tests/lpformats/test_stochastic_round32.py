@@ -1,8 +1,11 @@
-"""Stochastic rounding on float32 lanes decides from the top 30 random bits
-(``lpformats._elements32.stochastic_round32``): the decision is ``floor(y + R / 2**n)`` of the
-Fraction reference and of the float64 kernels' ``round_to_integer`` for every ``y`` it does not
-flag, for any ``n`` up to 30 always, and where the low random bits would decide (``n > 30``)
-the kernels rerun the block on float64 lanes and give the same bits."""
+"""Rounding on float32 lanes works on the float32 bit pattern in int32
+(``lpformats._elements32.value32``): for every float32 ``x`` (NaN, inf, signed zero,
+subnormals, both signs), every float or fixed-point grid a block can reach, ``nearest`` and
+``stochastic`` with ``n`` random bits (fewer than, exactly or more than the 30 it reads), the
+result is the float64 kernels' element value stored as float32 and, for fixed point, the
+Fraction reference ``clamp(floor(x * 2**fl + R / 2**n)) * 2**-fl``; only where ``n > 30``
+and the bits of ``R`` below its top 30 decide does it flag the element (``at_edge``), and
+the kernels then rerun the block on float64 lanes and give the same bits."""
 
 from __future__ import annotations
 
@@ -11,67 +14,140 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from numba import njit
 
 import lpformats as lp
-from lpformats._elements32 import TOP_BITS, stochastic_round32
+from lpformats import _kernel
+from lpformats._elements import OVERFLOW_INF, OVERFLOW_NAN, OVERFLOW_SATURATE, fixed_value, float_value
+from lpformats._elements32 import TOP_BITS, frame30, value32
 from lpformats.rng import random_bits
-from lpformats.rounding import STOCHASTIC, round_to_integer
+from lpformats.rounding import NEAREST, STOCHASTIC
 from tests.lpformats.reference import round_int
 
+#: The element grid arguments of ``_kernel._grid32`` after ``X``: (man, emin, maxval, flush,
+#: no_negative_zero, overflow, kmin, kmax, fl).
+_NO_FIXED = (-1.0, 1.0, 0)
+_NO_FLOAT = (0, 0, 0.0, False, False, OVERFLOW_SATURATE)
+
 
 @njit(cache=True)
-def _round32(y, top, kbits):
-    return stochastic_round32(y, top, kbits)
+def _value32(x, is_float, mode, top, kbits, general, X, man, emin, maxval, flush, no_negative_zero,
+             overflow, kmin, kmax, fl):
+    grids = _kernel._grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
+    grid = grids[0] if is_float else grids[1]
+    r30 = frame30(np.int32(top), np.int32(kbits))
+    if grid.simple and not general:
+        return value32(x, grid, is_float, mode, r30, True)
+    return value32(x, grid, is_float, mode, r30, False)
 
 
 @njit(cache=True)
-def _round64(y, rand, nbits):
-    return round_to_integer(y, STOCHASTIC, rand, 2.0**nbits)
+def _float64_value(x, is_float, mode, rand, nbits, man, emin, maxval, flush, no_negative_zero, overflow,
+                   kmin, kmax, fl):
+    if is_float:
+        return float_value(x, man, emin, maxval, flush, no_negative_zero, overflow, mode, rand, 2.0**nbits)
+    return fixed_value(x, fl, kmin, kmax, False, mode, rand, 2.0**nbits)
 
 
 def float32s() -> st.SearchStrategy:
-    """float32 values where the decision is delicate: exact midpoints and near-integers of
-    every size, fractions with bits down to 2**-149 (subnormals), huge values, infinities."""
+    """float32 values of every class: grid-like ``m * 2**e`` (subnormals to huge), exact
+    midpoints, any float32, and the special values."""
     grid = st.tuples(st.integers(-(2**24), 2**24), st.integers(-149, 104)).map(
         lambda me: float(np.float32(math.ldexp(me[0], me[1]))))
     midpoint = st.tuples(st.integers(-(2**22), 2**22), st.integers(-10, 0)).map(
         lambda ke: float(np.float32((ke[0] + 0.5) * 2.0 ** ke[1])))
-    return st.one_of(grid, midpoint, st.floats(width=32, allow_nan=False),
-                     st.sampled_from([0.0, -0.0, 2.0**-149, -(2.0**-149), 1 - 2.0**-24, -(1 - 2.0**-24)]))
+    special = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 2.0**-149, -(2.0**-149), 2.0**-126,
+                               1 - 2.0**-24, -(1 - 2.0**-24), 3.4028234663852886e38, -3.4028234663852886e38])
+    return st.one_of(grid, midpoint, st.floats(width=32), special)
 
 
 @st.composite
-def random_numbers(draw, y: float):
-    """``(nbits, R)``: any ``R``, or one whose top bits put ``y`` at the edge."""
-    nbits = draw(st.integers(1, 53))
+def float_grids(draw):
+    """A float grid as a block sees it: ``man``, ``emin`` (below -126 for MX blocks of tiny
+    scale, which the kernel lifts), a finite float32 ``maxval``, flush, signed zero, overflow."""
+    man = draw(st.integers(0, 23))
+    emin = draw(st.integers(-135, 60))
+    emax = draw(st.integers(max(emin, -126), 127 - max(0, -126 - emin)))  # lifted, still finite
+    maxval = float(np.float32((2 - 2.0**-man) * 2.0**emax))
+    assume(math.isfinite(maxval))
+    overflow = draw(st.sampled_from([OVERFLOW_SATURATE, OVERFLOW_INF, OVERFLOW_NAN]))
+    return (man, emin, maxval, draw(st.booleans()), draw(st.booleans()), overflow)
+
+
+@st.composite
+def fixed_grids(draw):
+    """A saturating fixed-point grid: ``wl`` up to 25 bits (``|k| <= 2**24``), signed or not,
+    ``fl`` from 149 (step ``2**-149``) down to -252."""
+    signed = draw(st.booleans())
+    wl = draw(st.integers(2, 25 if signed else 24))
+    kmin, kmax = (-(2.0 ** (wl - 1)), 2.0 ** (wl - 1) - 1) if signed else (0.0, 2.0**wl - 1)
+    return kmin, kmax, draw(st.integers(-252, 149))
+
+
+@st.composite
+def random_numbers(draw, scaled_fraction: Fraction | None, negative: bool):
+    """``(nbits, R)``: any ``R``, or where ``scaled_fraction`` (``|x|`` over the grid step,
+    below 1) is given, sometimes one whose top 30 bits put it at the edge."""
+    nbits = draw(st.sampled_from([1, 2, 8, 29, 30, 31, 40, 53]) | st.integers(1, 53))
     kbits = min(nbits, TOP_BITS)
-    if draw(st.booleans()):
+    if scaled_fraction is None or draw(st.booleans()):
         return nbits, draw(st.integers(0, 2**nbits - 1))
-    scaled = math.floor((abs(y) - math.floor(abs(y))) * 2**kbits) if math.isfinite(y) else 0
-    top = 2**kbits - 1 - scaled if y >= 0 else scaled  # top + floor(u) = 2**kbits - 1 after the flip
-    top = min(max(top, 0), 2**kbits - 1)
-    low = draw(st.integers(0, 2 ** (nbits - kbits) - 1))
-    return nbits, top * 2 ** (nbits - kbits) + low
+    below = math.floor(scaled_fraction * 2**TOP_BITS)
+    top = below if negative else 2**TOP_BITS - 1 - below
+    top >>= TOP_BITS - kbits
+    return nbits, top * 2 ** (nbits - kbits) + draw(st.integers(0, 2 ** (nbits - kbits) - 1))
 
 
-@given(data=st.data(), y=float32s())
-@example(data=None, y=-(2.0**-149))
-def test_decision_is_floor_of_y_plus_random_fraction(data, y):
-    nbits, rand = (53, 0) if data is None else data.draw(random_numbers(y))
+def _step(is_float: bool, grid: tuple) -> Fraction:
+    """The grid step of the finest binade: ``2**(emin - man)`` or ``2**-fl``."""
+    if is_float:
+        man, emin = grid[0], grid[1]
+        return Fraction(2) ** (emin - man)
+    return Fraction(2) ** -grid[2]
+
+
+@given(data=st.data(), is_float=st.booleans(), x=float32s(), mode=st.sampled_from([NEAREST, STOCHASTIC]),
+       general=st.booleans())
+@example(data=None, is_float=False, x=-(2.0**-149), mode=STOCHASTIC, general=False)
+def test_value32_is_the_float64_element_value(data, is_float, x, mode, general):
+    if data is None:  # int8, R = 0 of 53 bits: a tiny negative value grows to -1 only if R < |x| * 2**53
+        grid, nbits, rand = (-128.0, 127.0, 0), 53, 0
+    else:
+        grid = data.draw(float_grids() if is_float else fixed_grids())
+        step = _step(is_float, grid)
+        tiny = math.isfinite(x) and Fraction(abs(x)) < step
+        nbits, rand = data.draw(random_numbers(Fraction(abs(x)) / step if tiny else None, x < 0))
+    args = (*grid, *_NO_FIXED) if is_float else (*_NO_FLOAT, *grid)
+    if is_float and grid[1] < -126:  # MX blocks lift their tiny-scale grids; the caller keeps x * lift finite
+        assume(abs(x) < 2.0 ** (128 + 126 + grid[1]) or not math.isfinite(x))
     kbits = min(nbits, TOP_BITS)
-    k, at_edge = _round32(np.float32(y), np.int32(rand >> (nbits - kbits)), kbits)
-    expected = _round64(y, float(rand), nbits)
-    assert math.isinf(expected) == math.isinf(k)
-    if nbits <= TOP_BITS or not at_edge:
-        assert k == expected, (y, nbits, rand, k, expected)
-        if math.isfinite(y):
-            assert k == round_int(Fraction(y), "stochastic", rand, nbits)
-    if at_edge:  # only where the top bits really leave it open
-        frac = Fraction(abs(y)) - math.floor(abs(y))
-        assert (frac * 2**kbits).denominator != 1
+    x32 = np.float32(x)
+    got, at_edge = _value32(x32, is_float, mode, rand >> (nbits - kbits), kbits, general, 0, *args)
+    got = np.float32(got)
+    expected = np.float32(_float64_value(float(x32), is_float, mode, float(rand), nbits, *args))
+    if at_edge and nbits > TOP_BITS:  # the top 30 bits leave it open: below the step, bits below 2**-30 of it
+        assert mode == STOCHASTIC
+        assert (Fraction(abs(float(x32))) / _step(is_float, grid) * 2**TOP_BITS).denominator != 1
+        return
+    if math.isnan(x):
+        return  # the caller replaces NaN
+    assert got.view(np.uint32) == expected.view(np.uint32), (x, grid, mode, nbits, rand, got, expected)
+    if not is_float and math.isfinite(x):  # the definition, in exact arithmetic
+        kmin, kmax, fl = grid
+        mode_name = "stochastic" if mode == STOCHASTIC else "nearest"
+        k = round_int(Fraction(float(x32)) * Fraction(2) ** fl, mode_name, rand, nbits)
+        assert got == np.float32(float(min(max(k, kmin), kmax) * Fraction(2) ** -fl))
+
+
+def test_a_value_tiny_against_its_grid_keeps_its_sign_in_the_decision():
+    """``-2**-149`` in int8 with ``R = 0``: ``floor(y + 0) = -1`` (the magnitude grows); with
+    ``R = 1`` of 1 bit (``R / 2 = 0.5``) it is 0, and so is ``+2**-149``."""
+    fixed = (*_NO_FLOAT, -128.0, 127.0, 0)
+    assert _value32(np.float32(-(2.0**-149)), False, STOCHASTIC, 0, 30, False, 0, *fixed)[0] == -1.0
+    assert _value32(np.float32(-(2.0**-149)), False, STOCHASTIC, 1, 1, False, 0, *fixed)[0] == 0.0
+    assert _value32(np.float32(2.0**-149), False, STOCHASTIC, 1, 1, False, 0, *fixed)[0] == 0.0
 
 
 def _edge_inputs(seed: int, count: int, negative: bool) -> tuple[np.ndarray, int]:
