@@ -44,6 +44,7 @@ _FRACTION_BITS = 23
 _INF_BITS = 0x7F800000
 _NAN_BITS = 0x7FC00000  # the NaN that float64's copysign(nan, x) becomes in float32
 _ONE = np.int32(1)
+_IMPLICIT = np.int32(1 << 23)
 
 
 @njit(inline="always", cache=True)
@@ -69,8 +70,10 @@ def round_bits32(mag, t, negative, mode, r30):
     first value ``2**24 * 2**(E - 150)``, also a multiple (an overflow past the largest
     float32 gives inf's pattern). Both modes are ``(M + W) & ~(2**t - 1)``:
 
-    * ``nearest``: ``W = 2**(t-1) - 1 + lsb`` (``lsb`` the kept last bit), written as
-      ``(2**t - 1 + lsb) >> 1`` so that ``t = 0`` gives ``W = 0``;
+    * ``nearest``: ``W = 2**(t-1) - 1 + lsb`` (``lsb`` the last kept bit, bit ``t`` of
+      ``M``: of the pattern for ``t <= 22``, and 1 for ``t = 23``, where the pattern holds
+      the exponent's last bit instead; the callers give ``t = 23`` only to normal ``x``),
+      written as ``(2**t - 1 + lsb) >> 1`` so that ``t = 0`` gives ``W = 0``;
     * ``stochastic``, ``x >= 0``: ``floor(M / 2**t + R / 2**n)``. With ``Rt = r30 >> (30 -
       t) = floor(R / 2**(n - t))`` (``t <= 30``): ``M * 2**(n-t) + R = (M + Rt) * 2**(n-t) +
       Rl`` with ``0 <= Rl < 2**(n-t)``, which cannot reach the next multiple of ``2**n``
@@ -85,7 +88,8 @@ def round_bits32(mag, t, negative, mode, r30):
     Sums stay below ``2**31`` for finite ``mag``."""
     mask = np.int32(shift_left32(_ONE, t) - _ONE)
     if mode == NEAREST:
-        w = shift_right32(np.int32(mask + (shift_right32(mag, t) & _ONE)), _ONE)
+        kept_lsb = shift_right32(np.int32(mag | _IMPLICIT), t) & _ONE  # t = 23 keeps M's leading 1
+        w = shift_right32(np.int32(mask + kept_lsb), _ONE)
     else:
         w = np.int32(shift_right32(r30, np.int32(TOP_BITS - t)) ^ (mask & negative))
     return np.int32(np.int32(mag + w) & ~mask)

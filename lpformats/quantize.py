@@ -169,7 +169,7 @@ def float32_lanes_fit(fmt: Format, plan: BlockPlan, mode: int, dtype: np.dtype) 
     is_float, man, emin, maxval, *_, kmin, kmax, fl, wrap = grid_args(fmt)
     if is_float:
         smallest, largest = maxval * 2.0**x_lo, maxval * 2.0**x_hi
-        lifted_ok = isinstance(fmt, MXFormat) or emin >= -126  # see float_value32's ``lift``
+        lifted_ok = isinstance(fmt, MXFormat) or emin >= -126  # see value32's ``lift``
         return (man <= 23 and man - (emin + x_lo) <= _MAX_SHIFT32 and largest <= _FLT_MAX
                 and float(np.float32(smallest)) == smallest and lifted_ok)
     widest = max(-kmin, kmax)

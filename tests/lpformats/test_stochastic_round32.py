@@ -111,9 +111,16 @@ def _step(is_float: bool, grid: tuple) -> Fraction:
 @given(data=st.data(), is_float=st.booleans(), x=float32s(), mode=st.sampled_from([NEAREST, STOCHASTIC]),
        general=st.booleans())
 @example(data=None, is_float=False, x=-(2.0**-149), mode=STOCHASTIC, general=False)
+@example(data=None, is_float=True, x=0.75, mode=NEAREST, general=False)
+@example(data=None, is_float=True, x=-1.5 * 2.0**-133, mode=NEAREST, general=False)
 def test_value32_is_the_float64_element_value(data, is_float, x, mode, general):
-    if data is None:  # int8, R = 0 of 53 bits: a tiny negative value grows to -1 only if R < |x| * 2**53
-        grid, nbits, rand = (-128.0, 127.0, 0), 53, 0
+    if data is None:
+        # int8 with R = 0 of 53 bits: a tiny negative value grows to -1 only if R < |x| * 2**53;
+        # fp4_e2m1: the step of [0.5, 1) is 0.5, and the tie 0.75 goes to the even 1.0;
+        # bf16: the subnormal tie 1.5 * 2**-133 goes to the even 2**-132
+        grid = ((-128.0, 127.0, 0) if not is_float else (1, 0, 6.0, False, False, OVERFLOW_SATURATE) if x > 0
+                else (7, -126, 3.3895313892515355e38, False, False, OVERFLOW_INF))
+        nbits, rand = 53, 0
     else:
         grid = data.draw(float_grids() if is_float else fixed_grids())
         step = _step(is_float, grid)
