@@ -36,6 +36,7 @@ TOP_BITS = 30
 
 _FRAME = np.int32(1 << TOP_BITS)
 _FRAME_MASK = np.int32((1 << TOP_BITS) - 1)
+_FRAME_FLOAT = np.float32(1 << TOP_BITS)
 _MAGNITUDE = np.int32(0x7FFFFFFF)
 _SIGN = np.int32(-(1 << 31))
 #: The most significand bits a float32 drops while its result stays in its own binade or
@@ -110,9 +111,11 @@ def round_below_step32(magnitude, mag, negative, mode, r30, grid, simple):
     ``A`` is an integer they hold whatever ``d``. Otherwise (``n > 30``, ``A`` not an integer)
     they are the same except where ``R30 + a = 2**30 - 1`` (``x >= 0``) or ``R30 = a``
     (``x < 0``), i.e. ``W' + a = 2**30 - 1`` with ``W'`` = ``R30`` or ``W``: there the bits of
-    ``R`` below the top 30 decide, and ``at_edge`` says so (the caller reruns the block on
-    float64 lanes; it occurs with probability ``2**-30`` per element, and only where ``|x|``
-    has bits below ``g * 2**-30``).
+    ``R`` below the top 30 may decide, and ``at_edge`` says so (the caller reruns the block
+    on float64 lanes, which is exact whether or not they did; probability ``2**-30`` per
+    element below the step). ``A`` is clamped to ``2**30``, so that elements at or above the
+    step, inf and NaN (whose results the caller takes elsewhere) give ``W' + a >= 2**30``,
+    never an edge.
 
     ``A`` is ``|x| * tiny_scale * tiny_scale_hi`` (powers of two, both at least 1 or both at
     most 1). Scaling up (``G <= 30``) is exact. Scaling down, a product of at least
@@ -124,14 +127,12 @@ def round_below_step32(magnitude, mag, negative, mode, r30, grid, simple):
     scaled = magnitude * grid.tiny_scale * grid.tiny_scale_hi
     if not simple:
         scaled = bits_float32(max32(float32_bits(scaled), min32(mag, _ONE)))  # x != 0: not zero
+    scaled = scaled if scaled < _FRAME_FLOAT else _FRAME_FLOAT  # |x| >= g, inf, NaN: 2**30
     whole = np.int32(scaled)
-    fractional = np.float32(whole) != scaled
-    w = np.int32(r30 ^ (negative & _FRAME_MASK))
-    total = np.int32(w + whole)
-    at_edge = fractional & (total == _FRAME_MASK)
-    ceil_step = fractional & (negative != 0)
-    grows = np.int32(total + (_ONE if ceil_step else np.int32(0))) >= _FRAME
-    return (grid.step if grows else np.int32(0)), at_edge
+    fractional = np.int32(-np.int32(np.float32(whole) != scaled))  # -1 or 0
+    total = np.int32(np.int32(r30 ^ (negative & _FRAME_MASK)) + whole)
+    grows = np.int32(total - (negative & fractional)) >= _FRAME  # x < 0: ceil(A)
+    return (grid.step if grows else np.int32(0)), total == _FRAME_MASK
 
 
 #: The constants of :func:`value32` for one grid (one block): ``step`` ``g = 2**G`` of the
@@ -140,12 +141,13 @@ def round_below_step32(magnitude, mag, negative, mode, r30, grid, simple):
 #: ``tiny_scale * tiny_scale_hi = 2**(30 - G)`` (:func:`round_below_step32`); ``simple`` is
 #: true where ``G <= 30`` and nothing is lifted. Float grids: ``limit`` the largest value,
 #: ``over`` what overflow gives, ``flush`` the smallest normal where subnormals flush (else
-#: 0), ``unsigned_zero`` 1 where zero has no sign, ``lift``/``unlift`` ``2**+-lift``. Fixed
+#: 0), ``zero`` +0.0 where zero has no sign (else -0.0), ``lift``/``unlift`` ``2**+-lift``. Fixed
 #: point: ``low``/``high`` the values of ``kmin``/``kmax``, ``scale_lo * scale_hi = 2**fl``,
 #: ``unscale_lo * unscale_hi = 2**-fl``.
 Grid32 = namedtuple("Grid32", (
-    "c1", "c2", "step", "half_step", "tiny_scale", "tiny_scale_hi", "simple", "limit", "over", "flush",
-    "unsigned_zero", "lift", "unlift", "low", "high", "scale_lo", "scale_hi", "unscale_lo", "unscale_hi"))
+    "c1", "c2", "exponent_floor", "step", "half_step", "tiny_scale", "tiny_scale_hi", "simple", "limit",
+    "over", "flush", "zero", "lift", "unlift", "low", "high", "scale_lo", "scale_hi", "unscale_lo",
+    "unscale_hi"))
 
 
 @njit(inline="always", cache=True)
@@ -167,10 +169,13 @@ def value32(x, grid, is_float, mode, r30, simple):
     ``t <= 23`` (a normal ``x`` with ``t >= 24`` is below ``2**(E - 126) <= 2**G``; a
     subnormal one at or above ``2**G`` has ``t = G + 149 <= 22``): :func:`round_bits32` rounds
     it. Where ``|x| < 2**G`` the result is ``0`` or ``2**G``: :func:`round_below_step32`.
+    Reading ``E`` as at least ``exponent_floor = max(1, c2 - 23)`` gives both ``E >= 1`` and
+    ``t <= 23`` in one operation (``t`` is unchanged wherever it is at most 23).
     Then the range rules of :func:`~lpformats._elements.float_finish`, on patterns (ordered as
     magnitudes are): above the largest value the overflow value; below ``2**emin`` zero
     where subnormals flush; the sign of ``x`` (NaN and inf included), except on a zero result
-    where the grid has no negative zero. A float grid with ``emin < -126`` (MX blocks of tiny
+    where the grid has no negative zero (adding ``zero``, ``+0`` there and ``-0`` elsewhere,
+    changes nothing else). A float grid with ``emin < -126`` (MX blocks of tiny
     scale) is lifted: ``x * 2**lift`` is rounded on the grid scaled alike and the result
     scaled back, both exact (the caller guarantees ``x * 2**lift`` is finite; results are
     multiples of a step of at least ``2**-149``), so that subnormal ``x`` never meet a step
@@ -193,13 +198,12 @@ def value32(x, grid, is_float, mode, r30, simple):
     bits = float32_bits(x * grid.lift if is_float and not simple else x)
     mag = np.int32(bits & _MAGNITUDE)
     negative = shift_right32(bits, np.int32(31))
-    exponent = max32(shift_right32(mag, np.int32(_FRACTION_BITS)), _ONE)
-    t = min32(max32(grid.c1, np.int32(grid.c2 - exponent)), np.int32(_FRACTION_BITS))
+    exponent = max32(shift_right32(mag, np.int32(_FRACTION_BITS)), grid.exponent_floor)
+    t = max32(grid.c1, np.int32(grid.c2 - exponent))
     q = round_bits32(mag, t, negative, mode, r30)
     below = mag < grid.step
     q_below, at_edge = round_below_step32(bits_float32(mag), mag, negative, mode, r30, grid, simple)
     q = q_below if below else q
-    at_edge = at_edge if below else False
     if not is_float:
         value = bits_float32(np.int32(q | np.int32(bits & _SIGN)))
         value = grid.high if value > grid.high else value
@@ -207,9 +211,8 @@ def value32(x, grid, is_float, mode, r30, simple):
         return value + np.float32(0.0), at_edge  # -0 + 0 = +0
     q = grid.over if q > grid.limit else q
     q = np.int32(0) if q < grid.flush else q
-    sign = np.int32(np.int32(bits & _SIGN) & ~np.int32(q - grid.unsigned_zero))  # q = 0: drop it?
-    value = bits_float32(np.int32(q | sign))
-    return (value if simple else value * grid.unlift), at_edge
+    value = bits_float32(np.int32(q | np.int32(bits & _SIGN)))
+    return (value if simple else value * grid.unlift) + grid.zero, at_edge  # -0 + +0 = +0
 
 
 @njit(inline="always", cache=True)
@@ -229,15 +232,16 @@ def _pow2_pair(exponent):
 
 
 @njit(inline="always", cache=True)
-def _grid(c1, step_exp, limit, over, flush, unsigned_zero, lift, low, high, fl):
+def _grid(c1, step_exp, limit, over, flush, zero, lift, low, high, fl):
     """:class:`Grid32` from the step ``2**step_exp`` of the finest binade (``-149 <=
     step_exp <= 252``), ``lift`` and ``fl`` and the given constants."""
     tiny_scale, tiny_scale_hi = _pow2_pair(30 - step_exp)
     scale_lo, scale_hi = _pow2_pair(fl)
     unscale_lo, unscale_hi = _pow2_pair(-fl)
-    return Grid32(np.int32(c1), np.int32(step_exp + 150), _pattern(pow2(step_exp)),
+    return Grid32(np.int32(c1), np.int32(step_exp + 150), np.int32(max(1, step_exp + 150 - _FRACTION_BITS)),
+                  _pattern(pow2(step_exp)),
                   _pattern(pow2(step_exp - 1)), tiny_scale, tiny_scale_hi, lift == 0 and step_exp <= 30,
-                  np.int32(limit), np.int32(over), np.int32(flush), np.int32(unsigned_zero), pow2_32(lift),
+                  np.int32(limit), np.int32(over), np.int32(flush), np.float32(zero), pow2_32(lift),
                   pow2_32(-lift), np.float32(low), np.float32(high), scale_lo, scale_hi, unscale_lo,
                   unscale_hi)
 
@@ -255,11 +259,12 @@ def float_grid32(man, emin, maxval, flush, no_negative_zero, overflow):
     beyond = _NAN_BITS if overflow == OVERFLOW_NAN else _INF_BITS
     return _grid(_FRACTION_BITS - man, lifted_emin - man, limit,
                  limit if overflow == OVERFLOW_SATURATE else beyond,
-                 _pattern(pow2(lifted_emin)) if flush else 0, 1 if no_negative_zero else 0, lift, 0.0, 0.0, 0)
+                 _pattern(pow2(lifted_emin)) if flush else 0, 0.0 if no_negative_zero else -0.0, lift,
+                 0.0, 0.0, 0)
 
 
 @njit(inline="always", cache=True)
 def fixed_grid32(fl, kmin, kmax):
     """:class:`Grid32` of the saturating fixed-point grid ``k * 2**-fl``, ``kmin <= k <=
     kmax`` (``-149 <= -fl <= 252``, ``|k| <= 2**24``)."""
-    return _grid(0, -fl, 0, 0, 0, 1, 0, kmin * pow2(-fl), kmax * pow2(-fl), fl)
+    return _grid(0, -fl, 0, 0, 0, 0.0, 0, kmin * pow2(-fl), kmax * pow2(-fl), fl)

@@ -134,9 +134,11 @@ def test_value32_is_the_float64_element_value(data, is_float, x, mode, general):
     got, at_edge = _value32(x32, is_float, mode, rand >> (nbits - kbits), kbits, general, 0, *args)
     got = np.float32(got)
     expected = np.float32(_float64_value(float(x32), is_float, mode, float(rand), nbits, *args))
-    if at_edge and nbits > TOP_BITS:  # the top 30 bits leave it open: below the step, bits below 2**-30 of it
-        assert mode == STOCHASTIC
-        assert (Fraction(abs(float(x32))) / _step(is_float, grid) * 2**TOP_BITS).denominator != 1
+    if at_edge and nbits > TOP_BITS:  # the top 30 bits may leave it open: only below the step, at its edge
+        scaled = Fraction(abs(float(x32))) / _step(is_float, grid) * 2**TOP_BITS
+        top = rand >> (nbits - TOP_BITS)
+        assert mode == STOCHASTIC and scaled < 2**TOP_BITS
+        assert math.floor(scaled) + (2**TOP_BITS - 1 - top if np.signbit(x32) else top) == 2**TOP_BITS - 1
         return
     if math.isnan(x):
         return  # the caller replaces NaN
