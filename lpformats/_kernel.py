@@ -481,15 +481,23 @@ def _quantize_group32(
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """:func:`_dispatch32` with the passes' span for the block length: :data:`_SHORT` for
-    blocks that short, else :data:`_GROUP`."""
-    if block <= _SHORT:
-        return _dispatch32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
-                           poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
-                           overflow, kmin, kmax, fl, mode, key, nbits, nan_value, _SHORT)
+    """:func:`_dispatch32` for blocks of any length, in passes of :data:`_GROUP`."""
     return _dispatch32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
                        poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
                        kmin, kmax, fl, mode, key, nbits, nan_value, _GROUP)
+
+
+@njit(cache=True)
+def _quantize_short_group32(
+    xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
+    mode, key, nbits, nan_value,
+):
+    """:func:`_dispatch32` for blocks of at most :data:`_SHORT` elements (a function of its
+    own: LLVM merges the loops of two spans in one function, and the bound is lost)."""
+    return _dispatch32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
+                       poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
+                       kmin, kmax, fl, mode, key, nbits, nan_value, _SHORT)
 
 
 @njit(parallel=True, cache=True)
@@ -516,9 +524,14 @@ def quantize_blocks32(
     for q in prange(items):
         p0 = q * per_item
         p1 = min(p0 + per_item, blocks)
-        _quantize_group32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
-                          poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
-                          overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
+        if block <= _SHORT:
+            _quantize_short_group32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
+                                    offset, poison_nan, poison_inf, is_float, man, emin, maxval, flush,
+                                    no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
+        else:
+            _quantize_group32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
+                              poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
+                              overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
 
 
 @njit(parallel=True, cache=True)
