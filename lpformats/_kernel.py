@@ -307,25 +307,6 @@ def _element32(v, top, is_float, grid, mode, kbits, kept_mask, kept_bits, simple
     return (kept if is_nan else q), is_nan, at_edge
 
 
-@njit(inline="always", cache=True)
-def _element_pass32(xf, of, tops, first, size, tops_start, is_float, grid, mode, kbits, kept_mask, kept_bits,
-                    simple):
-    """Elements ``first .. first + size - 1`` of ``xf`` -> ``of`` by :func:`_element32`
-    (``tops[c - tops_start]``: element ``c``'s random bits); returns ``(NaN count, at-edge
-    count)`` in int32 (no lane widens). Unsigned indices: no wrap-around test, so the loop
-    vectorizes."""
-    count = np.int32(0)
-    edges = np.int32(0)
-    for j in range(size):
-        c = np.uint64(first + j)
-        top = tops[np.uint64(first - tops_start + j)] if mode == STOCHASTIC else np.int32(0)
-        q, is_nan, at_edge = _element32(xf[c], top, is_float, grid, mode, kbits, kept_mask, kept_bits, simple)
-        of[c] = q
-        count = np.int32(count + is_nan)
-        edges = np.int32(edges + at_edge)
-    return count, edges
-
-
 @njit(cache=True)
 def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
                         kmin, kmax, fl, key, nbits, nan_value):
@@ -432,13 +413,23 @@ def _block_loop32(
                     _draw_tops(tops, min(stop - first, span), stream_word(key, np.uint64(first)), kbits)
                 size = min(stop - first, span)
                 if grid.simple:  # one loop per value of the flag, so that value32 specialises
-                    nans, at_edge = _element_pass32(xf, of, tops, first, size, tops_start, is_float, grid,
-                                                    mode, kbits, kept_mask, kept_bits, True)
+                    for j in range(size):
+                        c = np.uint64(first + j)
+                        top = tops[np.uint64(first - tops_start + j)] if mode == STOCHASTIC else np.int32(0)
+                        q, is_nan, at_edge = _element32(xf[c], top, is_float, grid, mode, kbits, kept_mask,
+                                                        kept_bits, True)
+                        of[c] = q
+                        count = np.int32(count + is_nan)
+                        edges = np.int32(edges + at_edge)
                 else:
-                    nans, at_edge = _element_pass32(xf, of, tops, first, size, tops_start, is_float, grid,
-                                                    mode, kbits, kept_mask, kept_bits, False)
-                count = np.int32(count + nans)
-                edges = np.int32(edges + at_edge)
+                    for j in range(size):
+                        c = np.uint64(first + j)
+                        top = tops[np.uint64(first - tops_start + j)] if mode == STOCHASTIC else np.int32(0)
+                        q, is_nan, at_edge = _element32(xf[c], top, is_float, grid, mode, kbits, kept_mask,
+                                                        kept_bits, False)
+                        of[c] = q
+                        count = np.int32(count + is_nan)
+                        edges = np.int32(edges + at_edge)
             if mode == STOCHASTIC and nbits > TOP_BITS and edges > 0:
                 count = _stochastic_block64(xf[start:stop], of[start:stop], start, is_float, man, emin + X,
                                             maxval * pow2(X), flush, no_negative_zero, overflow, kmin, kmax,
