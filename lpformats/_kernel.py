@@ -60,26 +60,25 @@ def _max_abs64(xs):
     return bits_float64(m), nans
 
 
-@njit(inline="always", cache=True)
-def _fold_magnitude32(m, nans, v):
-    """One float32 ``v`` folded into ``(m, nans)``: the largest magnitude's bit pattern (int32,
-    NaN left out) and the NaN count (int32), for :func:`_max_abs32` and the block loops."""
-    bits = np.int32(float32_bits(v) & _ABS_MASK32)
-    is_nan = bits > _INF_BITS32
-    return max(m, np.int32(0) if is_nan else bits), np.int32(nans + is_nan)
-
-
 def _max_abs32(xs):
     m = np.int32(0)
     nans = np.int32(0)
     for c in range(xs.size):
-        m, nans = _fold_magnitude32(m, nans, xs[c])
+        bits = np.int32(float32_bits(xs[c]) & _ABS_MASK32)
+        is_nan = bits > _INF_BITS32
+        nans = np.int32(nans + is_nan)
+        m = max(m, np.int32(0) if is_nan else bits)
     return np.float64(bits_float32(m)), np.int64(nans)
 
 
 @overload(_max_abs)
 def _max_abs_by_dtype(xs):
     return _max_abs32 if xs.dtype == types.float32 else _max_abs64
+
+
+#: :func:`_max_abs` of a float32 slice inlined, for the (not parallel) block loops: a call per
+#: MX block of 32 costs as much as the block's arithmetic.
+_max_abs32_inlined = njit(inline="always", cache=True)(_max_abs32)
 
 
 @njit(parallel=True, cache=True)
@@ -284,6 +283,10 @@ def quantize_blocks(
                         nan_value)
 
 
+#: Random numbers drawn ahead of the float32 element loop, per pass (see :func:`_element_loop32`).
+_TOPS = 512
+
+
 @njit(inline="always", cache=True)
 def _draw_tops(tops, size, word, kbits):
     """``tops[j]`` = the top ``kbits`` bits of ``mix64(word + j * GOLDEN)`` for ``j < size``
@@ -295,23 +298,71 @@ def _draw_tops(tops, size, word, kbits):
 
 
 @njit(inline="always", cache=True)
-def _element32(v, top, is_float, grid, mode, kbits, kept_mask, kept_bits, simple):
-    """One float32 element ``v`` on float32 lanes (:func:`lpformats._elements32.value32`,
-    ``grid`` of its kind, ``simple`` a constant): ``(q, is_nan, at_edge)``; ``top``: the
-    element's top ``kbits`` random bits in stochastic ``mode``. A NaN element becomes ``(its
-    bits & kept_mask) | kept_bits`` (no branch in the loop), as float64 round trips do."""
-    r30 = frame30(top, kbits) if mode == STOCHASTIC else np.int32(0)
-    q, at_edge = value32(v, grid, is_float, mode, r30, simple)
-    is_nan = v != v
-    kept = bits_float32(np.int32(np.int32(float32_bits(v) & kept_mask) | kept_bits))
-    return (kept if is_nan else q), is_nan, at_edge
+def _element_loop32(xs, os, base, is_float, grid, mode, key, nbits, nan_value, tops):
+    """:func:`_element_loop` on float32 lanes (:mod:`lpformats._elements32`): ``xs``/``os``
+    float32, ``mode`` ``NEAREST`` or ``STOCHASTIC``, ``grid`` the block's float32 constants
+    from :func:`_grid32`. Returns ``(NaN count, undecided)``: where stochastic rounding
+    left some element undecided (:func:`~lpformats._elements32.round_below_step32`) the
+    caller reruns the block on float64 lanes. Counts are kept in int32 so that no lane widens.
+
+    Stochastic rounding draws the random numbers of up to :data:`_TOPS` elements into
+    ``tops`` (int32) first, in a loop of its own: the generator's 64-bit words would
+    otherwise set the vector width of the whole loop (4 lanes on AVX2 instead of 8).
+    ``nearest`` runs the element loop once over the block."""
+    kbits = min(nbits, TOP_BITS)
+    if mode != STOCHASTIC:
+        return _elements32(xs, os, tops, is_float, grid, mode, kbits, nan_value)[0], False
+    word = stream_word(key, np.uint64(base))
+    count = np.int32(0)
+    edges = np.int32(0)
+    size = xs.size
+    for first in range(0, size, _TOPS):
+        n = min(_TOPS, size - first)
+        word = _draw_tops(tops, n, word, kbits)
+        nans, at_edge = _elements32(xs[first:first + n], os[first:first + n], tops, is_float, grid, mode,
+                                    kbits, nan_value)
+        count = np.int32(count + nans)
+        edges = np.int32(edges + at_edge)
+    return count, nbits > TOP_BITS and edges > 0
+
+
+@njit(inline="always", cache=True)
+def _elements32(xs, os, tops, is_float, grid, mode, kbits, nan_value):
+    """The element loop of :func:`_element_loop32` over ``xs``/``os`` (``tops[c]``: element
+    ``c``'s top ``kbits`` random bits in stochastic ``mode``; ``grid`` from :func:`_grid32`);
+    returns ``(NaN count, at-edge count)``."""
+    element_grid = grid[0] if is_float else grid[1]
+    keep_input_nan = nan_value != nan_value  # NaN nan_value: keep the input NaN, quieted
+    kept_mask = np.int32(-1 if keep_input_nan else 0)
+    kept_bits = np.int32(_QUIET32 if keep_input_nan else float32_bits(nan_value))
+    if element_grid.simple:
+        return _element_run32(xs, os, tops, is_float, element_grid, mode, kbits, kept_mask, kept_bits, True)
+    return _element_run32(xs, os, tops, is_float, element_grid, mode, kbits, kept_mask, kept_bits, False)
+
+
+@njit(inline="always", cache=True)
+def _element_run32(xs, os, tops, is_float, grid, mode, kbits, kept_mask, kept_bits, simple):
+    """The loop of :func:`_elements32` with ``simple`` a constant; a NaN element becomes
+    ``(its bits & kept_mask) | kept_bits`` (no branch in the loop), as float64 round trips do."""
+    count = np.int32(0)
+    edges = np.int32(0)
+    for c in range(xs.size):
+        v = xs[c]
+        r30 = frame30(tops[c], kbits) if mode == STOCHASTIC else np.int32(0)
+        q, at_edge = value32(v, grid, is_float, mode, r30, simple)
+        is_nan = v != v
+        count = np.int32(count + is_nan)
+        edges = np.int32(edges + at_edge)
+        kept = bits_float32(np.int32(np.int32(float32_bits(v) & kept_mask) | kept_bits))
+        os[c] = kept if is_nan else q
+    return count, edges
 
 
 @njit(cache=True)
 def _stochastic_block64(xs, os, base, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
                         kmin, kmax, fl, key, nbits, nan_value):
     """Stochastic rounding of one block on float64 lanes (the block's grid already shifted),
-    for a float32 block that :func:`_block_loop32` left undecided; returns the NaN count.
+    for a float32 block that :func:`_element_loop32` left undecided; returns the NaN count.
     Not inlined: it runs rarely (an element is undecided with probability ``2**-30``, and
     only where its scaled value has fraction bits below ``2**-30``, so ``is_float`` stays a
     run-time flag here)."""
@@ -324,171 +375,66 @@ def _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax,
     """The element grid shifted by the shared exponent ``X`` as the constants of
     :func:`lpformats._elements32.value32`: ``(float grid, fixed grid)``
     (:func:`~lpformats._elements32.float_grid32` with ``emin + X`` and ``maxval * 2**X``,
-    :func:`~lpformats._elements32.fixed_grid32` with ``fl - X``); :func:`_block_loop32` reads
+    :func:`~lpformats._elements32.fixed_grid32` with ``fl - X``); :func:`_elements32` reads
     the one of its kind, so the other folds away where the kind is a constant."""
     return (float_grid32(man, emin + X, maxval * pow2(X), flush, no_negative_zero, overflow),
             fixed_grid32(fl - X, kmin, kmax))
 
 
-#: Blocks of at most this many elements (MX: 32) are run by loops whose trip count has this
-#: constant bound, so that LLVM vectorizes them for it: an unbounded loop gets 4-fold
-#: interleaved vectors (64 elements on AVX-512) that a block of 32 never reaches, and runs in
-#: the narrow remainder loops instead.
-_SHORT = 32
-
-
-@njit(inline="always", cache=True)
-def _block_span(p, length, nblk, block):
-    """``(start, stop)``: flat C-order indices of kernel block ``p`` of a ``(rows, length)``
-    array cut into ``nblk`` blocks of ``block`` per row (the last of a row may be shorter)."""
-    r = p // nblk
-    first = (p - r * nblk) * block
-    return r * length + first, r * length + min(first + block, length)
-
-
 @njit(inline="always", cache=True)
 def _block_loop32(
-    xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
-    mode, key, nbits, nan_value, span,
+    mode, key, nbits, nan_value,
 ):
-    """Kernel blocks ``p0 .. p1 - 1`` of the flat C-order float32 data ``xf`` -> ``of`` (rows
-    of ``length``, ``nblk`` blocks per row; see :func:`_block_span`); a flat index is the
-    element's random-stream index. Inlined with constant ``is_float``, ``mode`` and ``span``.
-
-    Per block, on index ranges: when ``derive``, the largest magnitude and NaN count give the
-    shared exponent ``exps[p]`` (as :func:`_max_abs`), and a poisoned MX block becomes all NaN;
-    then :func:`_grid32` and the element loop (:func:`_element32`) in passes of at most
-    ``span`` elements (a constant: :data:`_SHORT` for blocks that short, so that each loop's
-    trip count has that bound, else :data:`_GROUP`); the NaN count goes to
-    ``block_nans[p]``. Stochastic rounding draws the random bits ahead in loops of their own
-    (:func:`_draw_tops`; the generator's 64-bit words would otherwise set the vector width of
-    the element loop: 4 lanes on AVX2 instead of 8): of the whole work item at once when
-    blocks are short, else of each pass. A block that stochastic rounding left undecided
-    (:func:`~lpformats._elements32.round_below_step32`) is rerun on float64 lanes
-    (:func:`_stochastic_block64`).
-
-    The loops over the blocks call only functions of scalars: an inlined function with array
-    arguments costs a reference-count increment and decrement per array and call (Numba's
-    pruning misses them in this loop), as much as a short block's arithmetic (measured)."""
-    kbits = min(nbits, TOP_BITS)
-    keep_input_nan = nan_value != nan_value  # NaN nan_value: keep the input NaN, quieted
-    kept_mask = np.int32(-1 if keep_input_nan else 0)
-    kept_bits = np.int32(_QUIET32 if keep_input_nan else float32_bits(nan_value))
-    tops = np.empty(_GROUP if mode == STOCHASTIC else 1, dtype=np.int32)
-    tops_start = _block_span(p0, length, nblk, block)[0]
-    if mode == STOCHASTIC and span == _SHORT:  # the whole item (at most _GROUP elements)
-        _draw_tops(tops, _block_span(p1 - 1, length, nblk, block)[1] - tops_start,
-                   stream_word(key, np.uint64(tops_start)), kbits)
-    row_start = p0 // nblk * length
-    first_in_row = p0 % nblk * block
-    for p in range(p0, p1):  # the next block's position by additions (a division costs more)
-        start = row_start + first_in_row
-        stop = row_start + min(first_in_row + block, length)
-        first_in_row += block
-        if first_in_row >= length:
-            first_in_row = 0
-            row_start += length
-        poisoned = False
+    """:func:`_block_loop` with :func:`_element_loop32`."""
+    length = xrow.size
+    tops = np.empty(_TOPS, dtype=np.int32)
+    for b in range(b0, b1):
+        start = b * block
+        xs = xrow[start:min(start + block, length)]
+        os = orow[start:min(start + block, length)]
+        p = p0 + b - b0
         if derive:
-            m = np.int32(0)
-            nans = np.int32(0)
-            for j in range(min(stop - start, _SHORT) if span == _SHORT else stop - start):
-                m, nans = _fold_magnitude32(m, nans, xf[np.uint64(start + j)])
-            largest = np.float64(bits_float32(m))
-            exps[p] = min(max(exponent_of(largest) - offset, lo), hi)
-            poisoned = (poison_nan and nans > 0) or (poison_inf and largest == np.inf)
-        count = np.int32(0)
-        if poisoned:
-            for c in range(start, stop):
-                of[c] = np.nan
-        else:
-            X = exps[p]
-            grids = _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
-            grid = grids[0] if is_float else grids[1]
-            edges = np.int32(0)
-            for first in range(start, stop, span):
-                if mode == STOCHASTIC and span != _SHORT:
-                    tops_start = first
-                    _draw_tops(tops, min(stop - first, span), stream_word(key, np.uint64(first)), kbits)
-                size = min(stop - first, span)
-                if grid.simple:  # one loop per value of the flag, so that value32 specialises
-                    for j in range(size):
-                        c = np.uint64(first + j)
-                        top = tops[np.uint64(first - tops_start + j)] if mode == STOCHASTIC else np.int32(0)
-                        q, is_nan, at_edge = _element32(xf[c], top, is_float, grid, mode, kbits, kept_mask,
-                                                        kept_bits, True)
-                        of[c] = q
-                        count = np.int32(count + is_nan)
-                        edges = np.int32(edges + at_edge)
-                else:
-                    for j in range(size):
-                        c = np.uint64(first + j)
-                        top = tops[np.uint64(first - tops_start + j)] if mode == STOCHASTIC else np.int32(0)
-                        q, is_nan, at_edge = _element32(xf[c], top, is_float, grid, mode, kbits, kept_mask,
-                                                        kept_bits, False)
-                        of[c] = q
-                        count = np.int32(count + is_nan)
-                        edges = np.int32(edges + at_edge)
-            if mode == STOCHASTIC and nbits > TOP_BITS and edges > 0:
-                count = _stochastic_block64(xf[start:stop], of[start:stop], start, is_float, man, emin + X,
-                                            maxval * pow2(X), flush, no_negative_zero, overflow, kmin, kmax,
-                                            fl - X, key, nbits, nan_value)
-        block_nans[p] = count
-
-
-@njit(inline="always", cache=True)
-def _dispatch32(
-    xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset, poison_nan,
-    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
-    mode, key, nbits, nan_value, span,
-):
-    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode), with
-    the passes' ``span`` (a constant; see :func:`_block_loop32`)."""
-    if is_float:
-        if mode == NEAREST:
-            return _block_loop32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
-                                 offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
-                                 no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value,
-                                 span)
-        return _block_loop32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
-                             offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value,
-                             span)
-    if mode == NEAREST:
-        return _block_loop32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
-                             offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
-                             no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value,
-                             span)
-    return _block_loop32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
-                         offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
-                         no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value,
-                         span)
+            m, nans = _max_abs32_inlined(xs)
+            exps[p] = min(max(exponent_of(m) - offset, lo), hi)
+            if (poison_nan and nans > 0) or (poison_inf and m == np.inf):
+                os[:] = np.nan
+                block_nans[p] = 0
+                continue
+        X = exps[p]
+        grid = _grid32(X, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl)
+        nans, undecided = _element_loop32(xs, os, row_base + start, is_float, grid, mode, key,
+                                          nbits, nan_value, tops)
+        if undecided:
+            nans = _stochastic_block64(xs, os, row_base + start, is_float, man, emin + X, maxval * pow2(X),
+                                       flush, no_negative_zero, overflow, kmin, kmax, fl - X, key, nbits,
+                                       nan_value)
+        block_nans[p] = nans
 
 
 @njit(cache=True)
 def _quantize_group32(
-    xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset, poison_nan,
+    xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo, hi, offset, poison_nan,
     poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """:func:`_dispatch32` for blocks of any length, in passes of :data:`_GROUP`."""
-    return _dispatch32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
-                       poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
-                       kmin, kmax, fl, mode, key, nbits, nan_value, _GROUP)
-
-
-@njit(cache=True)
-def _quantize_short_group32(
-    xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset, poison_nan,
-    poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
-    mode, key, nbits, nan_value,
-):
-    """:func:`_dispatch32` for blocks of at most :data:`_SHORT` elements (a function of its
-    own: LLVM merges the loops of two spans in one function, and the bound is lost)."""
-    return _dispatch32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
-                       poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero, overflow,
-                       kmin, kmax, fl, mode, key, nbits, nan_value, _SHORT)
+    """One work item of :func:`quantize_blocks32`, one loop copy per (element kind, mode)."""
+    if is_float:
+        if mode == NEAREST:
+            return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                                 hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
+                                 no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                             hi, offset, poison_nan, poison_inf, True, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
+    if mode == NEAREST:
+        return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                             hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
+                             no_negative_zero, overflow, kmin, kmax, fl, NEAREST, key, nbits, nan_value)
+    return _block_loop32(xrow, orow, row_base, b0, b1, block, p0, exps, block_nans, derive, lo,
+                         hi, offset, poison_nan, poison_inf, False, man, emin, maxval, flush,
+                         no_negative_zero, overflow, kmin, kmax, fl, STOCHASTIC, key, nbits, nan_value)
 
 
 @njit(parallel=True, cache=True)
@@ -497,32 +443,21 @@ def quantize_blocks32(
     is_float, man, emin, maxval, flush, no_negative_zero, overflow, kmin, kmax, fl,
     mode, key, nbits, nan_value,
 ):
-    """:func:`quantize_blocks` for C-contiguous float32 ``x2``/``out2`` on float32 lanes, for
-    ``nearest`` and ``stochastic`` rounding (``mode``), without ``wrap``; the caller checks
-    that every grid the shared exponents can reach lies inside float32
-    (:func:`lpformats.quantize.float32_lanes_fit`). Same arguments and results.
-
-    Work items are runs of consecutive kernel blocks in C order, about :data:`_GROUP`
-    elements each, which may span rows (short rows of small blocks would otherwise give
-    items of a few blocks, each paying for its call and its random-number buffer)."""
+    """:func:`quantize_blocks` for float32 ``x2``/``out2`` on float32 lanes, for ``nearest``
+    and ``stochastic`` rounding (``mode``), without ``wrap``; the caller checks that every
+    grid the shared exponents can reach lies inside float32
+    (:func:`lpformats.quantize.float32_lanes_fit`). Same arguments and results."""
     rows, length = x2.shape
     nblk = (length + block - 1) // block
-    blocks = rows * nblk
     per_item = max(1, _GROUP // block)
-    items = (blocks + per_item - 1) // per_item
-    xf = x2.reshape(-1)
-    of = out2.reshape(-1)
-    for q in prange(items):
-        p0 = q * per_item
-        p1 = min(p0 + per_item, blocks)
-        if block <= _SHORT:
-            _quantize_short_group32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi,
-                                    offset, poison_nan, poison_inf, is_float, man, emin, maxval, flush,
-                                    no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
-        else:
-            _quantize_group32(xf, of, length, nblk, block, p0, p1, exps, block_nans, derive, lo, hi, offset,
-                              poison_nan, poison_inf, is_float, man, emin, maxval, flush, no_negative_zero,
-                              overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
+    items = (nblk + per_item - 1) // per_item
+    for q in prange(rows * items):
+        r = q // items
+        b0 = (q % items) * per_item
+        b1 = min(b0 + per_item, nblk)
+        _quantize_group32(x2[r], out2[r], r * length, b0, b1, block, r * nblk + b0, exps, block_nans,
+                          derive, lo, hi, offset, poison_nan, poison_inf, is_float, man, emin, maxval,
+                          flush, no_negative_zero, overflow, kmin, kmax, fl, mode, key, nbits, nan_value)
 
 
 @njit(parallel=True, cache=True)
