@@ -151,6 +151,15 @@ Grid32 = namedtuple("Grid32", (
 
 
 @njit(inline="always", cache=True)
+def _saturate32(value, grid):
+    """A fixed-point ``value`` (float32) clamped to ``[grid.low, grid.high]``, every zero made
+    ``+0`` (``-0 + 0 = +0``)."""
+    value = grid.high if value > grid.high else value
+    value = grid.low if value < grid.low else value
+    return value + np.float32(0.0)
+
+
+@njit(inline="always", cache=True)
 def value32(x, grid, is_float, mode, r30, simple):
     """``x`` (float32) rounded onto ``grid`` (:func:`float_grid32` if ``is_float``, else
     :func:`fixed_grid32`), ``nearest`` or ``stochastic`` with ``r30`` (:func:`frame30`):
@@ -192,9 +201,7 @@ def value32(x, grid, is_float, mode, r30, simple):
     the float64 result is; saturated on values as above."""
     if not is_float and mode == NEAREST:
         value = np.rint(x * grid.scale_lo * grid.scale_hi) * grid.unscale_lo * grid.unscale_hi
-        value = grid.high if value > grid.high else value
-        value = grid.low if value < grid.low else value
-        return value + np.float32(0.0), False
+        return _saturate32(value, grid), False
     bits = float32_bits(x * grid.lift if is_float and not simple else x)
     mag = np.int32(bits & _MAGNITUDE)
     negative = shift_right32(bits, np.int32(31))
@@ -205,10 +212,7 @@ def value32(x, grid, is_float, mode, r30, simple):
     q_below, at_edge = round_below_step32(bits_float32(mag), mag, negative, mode, r30, grid, simple)
     q = q_below if below else q
     if not is_float:
-        value = bits_float32(np.int32(q | np.int32(bits & _SIGN)))
-        value = grid.high if value > grid.high else value
-        value = grid.low if value < grid.low else value
-        return value + np.float32(0.0), at_edge  # -0 + 0 = +0
+        return _saturate32(bits_float32(np.int32(q | np.int32(bits & _SIGN))), grid), at_edge
     q = grid.over if q > grid.limit else q
     q = np.int32(0) if q < grid.flush else q
     value = bits_float32(np.int32(q | np.int32(bits & _SIGN)))
